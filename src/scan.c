@@ -1,0 +1,391 @@
+/*
+ * scan.c - stage A for text: lines, block context, dispatch to the line
+ * detectors.
+ *
+ * Input is split at '\n' (a preceding '\r' belongs to the line ending, so
+ * CRLF stays CRLF). A line longer than LINE_MAX_HOLD is handed on in
+ * fragments of exactly LINE_MAX_HOLD bytes, so memory is bounded and the
+ * fragment points do not depend on how the input was split. Each line is
+ * classified with the block structure of CommonMark/GFM that matters for
+ * repairs (spec 0.29, section 4): fenced code (4.5), indented code (4.4),
+ * raw HTML blocks (4.6, types 1-7), tables (table.c), and prose, which is
+ * everything else (paragraphs, headings, lists, block quotes). Code and HTML
+ * lines are never edited: inside <pre> every byte renders; only runaway
+ * blank-line runs in them are repaired (newline.c).
+ *
+ * The classification is deliberately conservative where it is approximate
+ * (container prefixes, lazy continuation lines): when unsure, a line is
+ * treated as code, which only means fewer repairs.
+ */
+#include "internal.h"
+
+#include <string.h>
+#include <strings.h>
+
+bool line_is_blank(const char *p, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r' && p[i] != '\f' && p[i] != '\v')
+            return false;
+    return true;
+}
+
+uint32_t line_indent(const char *p, size_t len, size_t *bytes)
+{
+    uint32_t col = 0;
+    size_t i = 0;
+    for (; i < len; i++) {
+        if (p[i] == ' ')
+            col++;
+        else if (p[i] == '\t')
+            col += 4 - col % 4;
+        else
+            break;
+    }
+    if (bytes)
+        *bytes = i;
+    return col;
+}
+
+size_t skip_code_span(const char *p, size_t len, size_t i)
+{
+    size_t run = 0;
+    while (i + run < len && p[i + run] == '`')
+        run++;
+    for (size_t j = i + run; j < len;) {
+        if (p[j] != '`') {
+            j++;
+            continue;
+        }
+        size_t r = 0;
+        while (j + r < len && p[j + r] == '`')
+            r++;
+        if (r == run)
+            return j + r;
+        j += r;
+    }
+    return len;
+}
+
+/* Skips block quote markers and the indentation around them. */
+static size_t skip_quotes(const char *p, size_t len)
+{
+    size_t i = 0;
+    for (;;) {
+        size_t ws;
+        uint32_t ind = line_indent(p + i, len - i, &ws);
+        if (ind <= 3 && i + ws < len && p[i + ws] == '>') {
+            i += ws + 1;
+            continue;
+        }
+        return i;
+    }
+}
+
+/* Length of a list marker at p ("- ", "* ", "+ ", "1. ", "1) "), or 0. */
+static size_t list_marker(const char *p, size_t len)
+{
+    if (len >= 1 && (p[0] == '-' || p[0] == '*' || p[0] == '+'))
+        return (len == 1 || p[1] == ' ' || p[1] == '\t') ? 1 : 0;
+    size_t i = 0;
+    while (i < len && i < 9 && p[i] >= '0' && p[i] <= '9')
+        i++;
+    if (i == 0 || i >= len || (p[i] != '.' && p[i] != ')'))
+        return 0;
+    return (i + 1 == len || p[i + 1] == ' ' || p[i + 1] == '\t') ? i + 1 : 0;
+}
+
+/* A fence opening at p: sets char and length; info string of a backtick
+ * fence may not contain a backtick. */
+static bool fence_open(const char *p, size_t len, char *fc, uint32_t *flen)
+{
+    if (len < 3 || (p[0] != '`' && p[0] != '~'))
+        return false;
+    size_t n = 0;
+    while (n < len && p[n] == p[0])
+        n++;
+    if (n < 3)
+        return false;
+    if (p[0] == '`' && memchr(p + n, '`', len - n))
+        return false;
+    *fc = p[0];
+    *flen = (uint32_t)n;
+    return true;
+}
+
+static bool fence_close(const scan_state *s, const char *p, size_t len)
+{
+    size_t n = 0;
+    while (n < len && p[n] == s->fence_char)
+        n++;
+    return n >= s->fence_len && line_is_blank(p + n, len - n);
+}
+
+static bool has_ci(const char *p, size_t len, const char *needle)
+{
+    size_t k = strlen(needle);
+    for (size_t i = 0; i + k <= len; i++)
+        if (strncasecmp(p + i, needle, k) == 0)
+            return true;
+    return false;
+}
+
+static bool html_ends(int type, const char *p, size_t len)
+{
+    switch (type) {
+    case 1:
+        return has_ci(p, len, "</script>") || has_ci(p, len, "</pre>") ||
+               has_ci(p, len, "</style>") || has_ci(p, len, "</textarea>");
+    case 2: return has_ci(p, len, "-->");
+    case 3: return has_ci(p, len, "?>");
+    case 4: return memchr(p, '>', len) != NULL;
+    case 5: return has_ci(p, len, "]]>");
+    default: return false; /* 6 and 7 end at a blank line */
+    }
+}
+
+static const char *const block_tags[] = {
+    "address", "article", "aside", "base", "basefont", "blockquote", "body", "caption",
+    "center", "col", "colgroup", "dd", "details", "dialog", "dir", "div", "dl", "dt",
+    "fieldset", "figcaption", "figure", "footer", "form", "frame", "frameset", "h1", "h2",
+    "h3", "h4", "h5", "h6", "head", "header", "hr", "html", "iframe", "legend", "li",
+    "link", "main", "menu", "menuitem", "nav", "noframes", "ol", "optgroup", "option", "p",
+    "param", "section", "source", "summary", "table", "tbody", "td", "tfoot", "th", "thead",
+    "title", "tr", "track", "ul"};
+
+/* HTML block start condition (CommonMark 4.6) of the line at p, or 0. */
+static int html_start(const char *p, size_t len, bool interrupts_para)
+{
+    if (len < 2 || p[0] != '<')
+        return 0;
+    static const char *const raw[] = {"script", "pre", "style", "textarea"};
+    for (size_t k = 0; k < 4; k++) {
+        size_t n = strlen(raw[k]);
+        if (len >= n + 1 && strncasecmp(p + 1, raw[k], n) == 0 &&
+            (len == n + 1 || p[n + 1] == ' ' || p[n + 1] == '\t' || p[n + 1] == '>'))
+            return 1;
+    }
+    if (len >= 4 && memcmp(p, "<!--", 4) == 0)
+        return 2;
+    if (p[1] == '?')
+        return 3;
+    if (len >= 9 && memcmp(p, "<![CDATA[", 9) == 0)
+        return 5;
+    if (p[1] == '!' && len >= 3 && ((p[2] | 0x20) >= 'a' && (p[2] | 0x20) <= 'z'))
+        return 4;
+    size_t i = p[1] == '/' ? 2 : 1, n = 0;
+    while (i + n < len && ((p[i + n] | 0x20) >= 'a' && (p[i + n] | 0x20) <= 'z'))
+        n++;
+    while (i + n < len && p[i + n] >= '0' && p[i + n] <= '9')
+        n++;
+    if (n == 0)
+        return 0;
+    char c = i + n < len ? p[i + n] : ' ';
+    if (c == ' ' || c == '\t' || c == '>' || (c == '/' && i + n + 1 < len && p[i + n + 1] == '>')) {
+        for (size_t k = 0; k < sizeof block_tags / sizeof *block_tags; k++)
+            if (strlen(block_tags[k]) == n && strncasecmp(p + i, block_tags[k], n) == 0)
+                return 6;
+    }
+    /* type 7: a complete tag alone on its line; cannot interrupt a paragraph */
+    if (interrupts_para)
+        return 0;
+    size_t e = len;
+    while (e > 0 && (p[e - 1] == ' ' || p[e - 1] == '\t'))
+        e--;
+    if (e > 0 && p[e - 1] == '>' && (c == ' ' || c == '>' || c == '/' || c == '-' || c == '\t'))
+        return 7;
+    return 0;
+}
+
+void prose_line(repfix_ctx *ctx, const line_view *lv)
+{
+    if (kind_on(ctx, REPFIX_K_ESCAPE_RUN))
+        escape_line(ctx, lv);
+    if (kind_on(ctx, REPFIX_K_WHITESPACE_RUN))
+        whitespace_line(ctx, lv);
+    line_emit(ctx, lv, BLOCK_PROSE);
+}
+
+/* A fragment of an over-long line: same block as the line it continues. */
+static void fragment_line(repfix_ctx *ctx, const line_view *lv)
+{
+    scan_state *s = &ctx->scan;
+    if (!s->in_fragment) {
+        newline_flush(ctx, s->fence_char || s->html_end, false);
+        table_flush(ctx);
+        s->frag_block = s->fence_char ? BLOCK_CODE : s->html_end ? BLOCK_HTML : BLOCK_PROSE;
+        s->prev_blank = false;
+        s->prev_para = s->frag_block == BLOCK_PROSE;
+    }
+    if (s->frag_block == BLOCK_PROSE)
+        prose_line(ctx, lv);
+    else
+        line_emit(ctx, lv, s->frag_block);
+}
+
+void scan_line(repfix_ctx *ctx, const line_view *lv)
+{
+    scan_state *s = &ctx->scan;
+    if (lv->partial || s->in_fragment) {
+        fragment_line(ctx, lv);
+        s->in_fragment = lv->partial;
+        return;
+    }
+    const char *p = lv->p;
+    size_t len = lv->len;
+    bool blank = line_is_blank(p, len);
+
+    if (s->fence_char) {
+        if (blank) {
+            newline_blank(ctx, lv, true);
+            return;
+        }
+        newline_flush(ctx, true, false);
+        size_t q = skip_quotes(p, len), ws;
+        line_indent(p + q, len - q, &ws);
+        if (fence_close(s, p + q + ws, len - q - ws))
+            s->fence_char = 0;
+        line_emit(ctx, lv, BLOCK_CODE);
+        s->prev_blank = false;
+        return;
+    }
+    if (s->html_end) {
+        if (blank && s->html_end < 6) {
+            newline_blank(ctx, lv, true);
+            return;
+        }
+        if (!blank) {
+            newline_flush(ctx, true, false);
+            if (html_ends(s->html_end, p, len))
+                s->html_end = 0;
+            line_emit(ctx, lv, BLOCK_HTML);
+            return;
+        }
+        s->html_end = 0; /* a blank line ends types 6 and 7 */
+    }
+    if (blank) {
+        table_flush(ctx);
+        newline_blank(ctx, lv, s->prev_indented);
+        s->prev_blank = true;
+        s->prev_para = false;
+        return;
+    }
+
+    size_t ws;
+    uint32_t indent = line_indent(p, len, &ws);
+    bool was_blank = s->prev_blank;
+    s->prev_blank = false;
+    if (indent >= 4 && !s->in_list && (was_blank || s->prev_indented)) {
+        table_flush(ctx);
+        newline_flush(ctx, true, false);
+        line_emit(ctx, lv, BLOCK_CODE);
+        s->prev_indented = true;
+        s->prev_para = false;
+        return;
+    }
+    s->prev_indented = false;
+
+    size_t q = skip_quotes(p, len);
+    size_t bws;
+    uint32_t bind = line_indent(p + q, len - q, &bws);
+    const char *body = p + q + bws;
+    size_t blen = len - q - bws;
+    size_t lm = list_marker(body, blen);
+    if (lm)
+        s->in_list = true;
+    else if (was_blank && indent < 2 && q == 0)
+        s->in_list = false;
+
+    char fc;
+    uint32_t flen;
+    if (fence_open(body, blen, &fc, &flen)) {
+        table_flush(ctx);
+        newline_flush(ctx, false, false);
+        s->fence_char = fc;
+        s->fence_len = flen;
+        line_emit(ctx, lv, BLOCK_CODE);
+        s->prev_para = false;
+        return;
+    }
+    int ht = bind <= 3 ? html_start(body, blen, s->prev_para && !was_blank) : 0;
+    if (ht) {
+        table_flush(ctx);
+        newline_flush(ctx, false, false);
+        s->html_end = html_ends(ht, body, blen) ? 0 : ht;
+        line_emit(ctx, lv, BLOCK_HTML);
+        s->prev_para = false;
+        return;
+    }
+    newline_flush(ctx, false, false);
+    s->prev_para = true;
+    if (table_line(ctx, lv))
+        return;
+    prose_line(ctx, lv);
+}
+
+static void complete_line(repfix_ctx *ctx, const char *p, size_t total)
+{
+    size_t eol = 0;
+    if (total && p[total - 1] == '\n') {
+        eol = 1;
+        if (total >= 2 && p[total - 2] == '\r')
+            eol = 2;
+    }
+    line_view lv = {p, total - eol, eol, ctx->line_in, ctx->line_no, false};
+    scan_line(ctx, &lv);
+    ctx->line_in += total;
+    if (eol)
+        ctx->line_no++;
+}
+
+static void fragment(repfix_ctx *ctx)
+{
+    line_view lv = {ctx->line.p, ctx->line.len, 0, ctx->line_in, ctx->line_no, true};
+    scan_line(ctx, &lv);
+    ctx->line_in += ctx->line.len;
+    ctx->line.len = 0;
+}
+
+void scan_feed(repfix_ctx *ctx, const char *p, size_t n)
+{
+    while (n > 0 && !ctx->error) {
+        const char *nl = memchr(p, '\n', n);
+        size_t seg = nl ? (size_t)(nl - p) + 1 : n;
+        size_t content = nl ? seg - 1 : seg;
+        size_t room = LINE_MAX_HOLD - ctx->line.len;
+        if (content > room) {
+            if (!rbuf_append(&ctx->line, p, room)) {
+                ctx_fail(ctx, REPFIX_E_NOMEM);
+                return;
+            }
+            fragment(ctx);
+            p += room;
+            n -= room;
+            continue;
+        }
+        if (nl && ctx->line.len == 0) {
+            complete_line(ctx, p, seg); /* the common case: no copy */
+        } else {
+            if (!rbuf_append(&ctx->line, p, seg)) {
+                ctx_fail(ctx, REPFIX_E_NOMEM);
+                return;
+            }
+            if (nl) {
+                complete_line(ctx, ctx->line.p, ctx->line.len);
+                ctx->line.len = 0;
+            }
+        }
+        p += seg;
+        n -= seg;
+    }
+}
+
+void scan_end(repfix_ctx *ctx)
+{
+    if (ctx->line.len) {
+        complete_line(ctx, ctx->line.p, ctx->line.len);
+        ctx->line.len = 0;
+    }
+    table_flush(ctx);
+    newline_flush(ctx, ctx->scan.fence_char || ctx->scan.html_end, true);
+}
