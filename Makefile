@@ -53,12 +53,12 @@ $(BUILD)/repfix.pc: repfix.pc.in
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(shell sed -n 's/^#define REPFIX_VERSION_STRING "\(.*\)"/\1/p' include/repfix.h)|g' $< > $@
 
 # ---- tests ------------------------------------------------------------
-TEST_BIN = $(BUILD)/tests/unit
-$(BUILD)/tests/%: tests/%.c $(BUILD)/librepfix.a tests/harness.h
+TEST_PROGS = $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/*.c))
+$(BUILD)/tests/%: tests/%.c $(BUILD)/librepfix.a $(wildcard tests/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests -o $@ $< $(BUILD)/librepfix.a $(DEP_LIBS) -lpthread
 
-test: all $(BUILD)/tests/unit $(BUILD)/tests/spec
+test: all $(TEST_PROGS)
 	@sh tests/run.sh $(BUILD)
 
 # ASan + UBSan, no recovery: the whole suite in a separate build directory.

@@ -1,0 +1,126 @@
+/*
+ * unit.c - the public API's contract: parameters, errors, lifecycle, the
+ * one-shot call, bytes repfix must never touch, and bounded holding.
+ */
+#include "harness.h"
+
+static void test_names(void)
+{
+    for (int k = 0; k < REPFIX_K_COUNT; k++) {
+        const char *n = repfix_kind_name((repfix_kind)k);
+        CHECK(repfix_kind_from_name(n, strlen(n)) == k, "kind %d round trip", k);
+    }
+    CHECK(repfix_kind_from_name("nope", 4) == -1, "unknown kind");
+    CHECK(!strcmp(repfix_status_name(REPFIX_E_NOMEM), "out of memory"), "status name");
+    CHECK(!strcmp(repfix_version(), REPFIX_VERSION_STRING), "version");
+}
+
+static void test_params(void)
+{
+    repfix_ctx *ctx = repfix_ctx_new();
+    CHECK(ctx != NULL, "ctx_new");
+    CHECK(repfix_set_param(ctx, REPFIX_P_KEEP, 0) == REPFIX_E_PARAM, "keep 0 rejected");
+    CHECK(repfix_set_param(ctx, REPFIX_P_KEEP, 3) == REPFIX_OK, "keep 3");
+    CHECK(repfix_set_param(ctx, REPFIX_P_FORMAT, 9) == REPFIX_E_PARAM, "bad format");
+    CHECK(repfix_set_param(ctx, (repfix_param)99, 1) == REPFIX_E_PARAM, "bad param");
+    CHECK(repfix_set_param(ctx, REPFIX_P_KINDS, 1 << 30) == REPFIX_E_PARAM, "bad kinds");
+    char out[64];
+    repfix_in in = {"a\n", 2, 0};
+    repfix_out o = {out, sizeof out, 0};
+    CHECK(repfix_process(ctx, &o, &in, REPFIX_END) == REPFIX_OK, "process");
+    CHECK(o.pos == 2 && !memcmp(out, "a\n", 2), "passthrough");
+    CHECK(repfix_held(ctx) == 0, "nothing held after end");
+    CHECK(repfix_set_param(ctx, REPFIX_P_KEEP, 2) == REPFIX_E_STATE, "param after start");
+    repfix_in more = {"b", 1, 0};
+    CHECK(repfix_process(ctx, &o, &more, REPFIX_END) == REPFIX_E_STATE, "input after end");
+    CHECK(repfix_ctx_reset(ctx) == REPFIX_OK, "reset");
+    CHECK(repfix_set_param(ctx, REPFIX_P_KEEP, 2) == REPFIX_OK, "param after reset");
+    repfix_in again = {"c\n", 2, 0};
+    o.pos = 0;
+    CHECK(repfix_process(ctx, &o, &again, REPFIX_END) == REPFIX_OK && o.pos == 2, "after reset");
+    repfix_in null_in = {NULL, 5, 0};
+    CHECK(repfix_process(ctx, &o, &null_in, REPFIX_END) == REPFIX_E_PARAM, "NULL src");
+    repfix_ctx_free(ctx);
+    repfix_ctx_free(NULL);
+}
+
+static void test_one_shot(void)
+{
+    const char src[] = "one\n\n\n\n\ntwo\n";
+    char *out;
+    size_t len, nf;
+    CHECK(repfix_fix_buffer(src, sizeof src - 1, REPFIX_FORMAT_TEXT, REPFIX_MODE_FIX, &out, &len,
+                            &nf) == REPFIX_OK,
+          "one-shot");
+    CHECK(len == 9 && !memcmp(out, "one\n\ntwo\n", 9) && nf == 1, "one-shot result '%s'", out);
+    free(out);
+    CHECK(repfix_fix_buffer(src, sizeof src - 1, REPFIX_FORMAT_TEXT, REPFIX_MODE_FLAG, &out, &len,
+                            &nf) == REPFIX_OK &&
+              len == sizeof src - 1 && nf == 1,
+          "one-shot flag");
+    free(out);
+    CHECK(repfix_fix_buffer("", 0, REPFIX_FORMAT_TEXT, REPFIX_MODE_FIX, &out, &len, NULL) ==
+                  REPFIX_OK &&
+              len == 0,
+          "empty input");
+    free(out);
+}
+
+/* Bytes outside defects pass through: CRLF, NUL, invalid UTF-8, a BOM. */
+static void test_untouched_bytes(void)
+{
+    const char src[] = "\xEF\xBB\xBFtitle\r\nbad \xC3\x28 \xFF\xFE and NUL \0 here\r\n"
+                       "overlong \xC0\xAF and lone CR \r in line\r\nno final newline";
+    size_t n = sizeof src - 1;
+    t_result r = t_run(src, n, t_defaults(), 0, 0);
+    CHECK(r.len == n && !memcmp(r.out, src, n) && r.nf == 0, "untouched bytes changed");
+    t_result_free(&r);
+    const char crlf[] = "a\r\n\r\n\r\n\r\n\r\nb\r\n";
+    r = t_run(crlf, sizeof crlf - 1, t_defaults(), 1, 1);
+    CHECK(r.len == 8 && !memcmp(r.out, "a\r\n\r\nb\r\n", 8), "CRLF blank run keeps CRLF");
+    t_result_free(&r);
+}
+
+/* A 3 MiB line with no newline: output flows before the end of input. */
+static void test_long_line_bounded(void)
+{
+    size_t n = 3u << 20;
+    char *src = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        src[i] = (char)('a' + (i * 7 + i / 13) % 26);
+    repfix_ctx *ctx = repfix_ctx_new();
+    char *out = malloc(n + 16);
+    repfix_in in = {src, n, 0};
+    repfix_out o = {out, n + 16, 0};
+    CHECK(repfix_process(ctx, &o, &in, REPFIX_CONTINUE) == REPFIX_OK, "long line");
+    CHECK(in.pos == n && o.pos >= n - (2u << 20), "long line held back %zu bytes", n - o.pos);
+    CHECK(repfix_process(ctx, &o, &in, REPFIX_END) == REPFIX_OK && o.pos == n &&
+              !memcmp(out, src, n),
+          "long line output");
+    repfix_ctx_free(ctx);
+    free(src);
+    free(out);
+}
+
+/* Streaming: a finished line is output before the next one arrives. */
+static void test_line_latency(void)
+{
+    repfix_ctx *ctx = repfix_ctx_new();
+    char out[256];
+    repfix_in in = {"First line of an answer.\nSecond", 31, 0};
+    repfix_out o = {out, sizeof out, 0};
+    repfix_process(ctx, &o, &in, REPFIX_CONTINUE);
+    CHECK(o.pos == 25, "first line written at once (%zu bytes)", o.pos);
+    repfix_ctx_free(ctx);
+}
+
+int main(void)
+{
+    test_names();
+    test_params();
+    test_one_shot();
+    test_untouched_bytes();
+    test_long_line_bounded();
+    test_line_latency();
+    return t_report();
+}
