@@ -104,6 +104,8 @@ typedef struct table_state table_state;
 typedef struct repeat_state repeat_state;
 typedef struct json_state json_state;
 typedef struct jsonl_state jsonl_state;
+typedef struct toolcall_state toolcall_state;
+struct cJSON;
 
 /* A finding waiting for its output offsets. */
 typedef struct {
@@ -140,6 +142,7 @@ struct repfix_ctx {
     table_state *table;
     json_state *json;
     jsonl_state *jsonl;
+    toolcall_state *toolcall;
 
     /* edits of the current line */
     line_edit *edits;
@@ -260,5 +263,20 @@ void jsonl_free(jsonl_state *j);
 void jsonl_reset(jsonl_state *j);
 void jsonl_feed(repfix_ctx *ctx, const char *p, size_t n);
 void jsonl_end(repfix_ctx *ctx);
+
+/* toolcall.c: toolcall-repeat. */
+toolcall_state *toolcall_new(void);
+void toolcall_free(toolcall_state *t);
+void toolcall_reset(toolcall_state *t);
+/* JSON/JSONL: observes the tool calls of one parsed record or document
+ * (Gemini functionCall parts, OpenAI tool_calls, Anthropic tool_use), in
+ * order, reporting toolcall-repeat findings with ctx->record. Calls are
+ * compared across consecutive records too. */
+void toolcall_record(repfix_ctx *ctx, const struct cJSON *record);
+/* Text: scan_line offers every line first; returns true when it took the
+ * line (it belongs to a tool-call block that it holds or emits). */
+bool toolcall_line(repfix_ctx *ctx, const line_view *lv);
+/* End of input (text): emit whatever is held. */
+void toolcall_flush(repfix_ctx *ctx);
 
 #endif /* REPFIX_INTERNAL_H */

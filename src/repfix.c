@@ -45,7 +45,8 @@ repfix_ctx *repfix_ctx_new(void)
     ctx->repeat = repeat_new();
     ctx->json = json_new();
     ctx->jsonl = jsonl_new();
-    if (!ctx->table || !ctx->repeat || !ctx->json || !ctx->jsonl) {
+    ctx->toolcall = toolcall_new();
+    if (!ctx->table || !ctx->repeat || !ctx->json || !ctx->jsonl || !ctx->toolcall) {
         repfix_ctx_free(ctx);
         return NULL;
     }
@@ -61,6 +62,7 @@ void repfix_ctx_free(repfix_ctx *ctx)
     repeat_free(ctx->repeat);
     json_free(ctx->json);
     jsonl_free(ctx->jsonl);
+    toolcall_free(ctx->toolcall);
     newline_free(&ctx->nl);
     rbuf_free(&ctx->line);
     rbuf_free(&ctx->edit_bytes);
@@ -94,6 +96,7 @@ repfix_status repfix_ctx_reset(repfix_ctx *ctx)
     repeat_reset(ctx->repeat);
     json_reset(ctx->json);
     jsonl_reset(ctx->jsonl);
+    toolcall_reset(ctx->toolcall);
     ctx->n_edits = 0;
     ctx->edit_bytes.len = 0;
     ctx->a_off = ctx->a_final = ctx->dropped = 0;

@@ -231,6 +231,8 @@ void scan_line(repfix_ctx *ctx, const line_view *lv)
         s->in_fragment = lv->partial;
         return;
     }
+    if (kind_on(ctx, REPFIX_K_TOOLCALL_REPEAT) && toolcall_line(ctx, lv))
+        return;
     const char *p = lv->p;
     size_t len = lv->len;
     bool blank = line_is_blank(p, len);
@@ -386,6 +388,8 @@ void scan_end(repfix_ctx *ctx)
         complete_line(ctx, ctx->line.p, ctx->line.len);
         ctx->line.len = 0;
     }
+    if (kind_on(ctx, REPFIX_K_TOOLCALL_REPEAT))
+        toolcall_flush(ctx);
     table_flush(ctx);
     newline_flush(ctx, ctx->scan.fence_char || ctx->scan.html_end, true);
 }
