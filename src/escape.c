@@ -36,6 +36,8 @@ void escape_line(repfix_ctx *ctx, const line_view *lv)
 {
     const char *p = lv->p;
     size_t len = lv->len, i = 0;
+    if (len < 8 || !memchr(p, '\\', len))
+        return;
     while (i < len) {
         if (p[i] == '`') {
             i = skip_code_span(p, len, i);

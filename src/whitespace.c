@@ -16,10 +16,25 @@
 
 #define WS_RUN_MIN 32
 
+static inline bool is_ws(char c) { return c == ' ' || c == '\t'; }
+
+/* Cheap test first: a run of WS_RUN_MIN (>= 32) blanks always covers a
+ * whole aligned 16-byte block, so only lines where some block starts and
+ * ends with a blank need the full scan. */
+static bool may_have_run(const char *p, size_t len)
+{
+    for (size_t j = 0; j + 16 <= len; j += 16)
+        if (is_ws(p[j]) && is_ws(p[j + 15]))
+            return true;
+    return false;
+}
+
 void whitespace_line(repfix_ctx *ctx, const line_view *lv)
 {
     const char *p = lv->p;
     size_t len = lv->len, i;
+    if (!may_have_run(p, len))
+        return;
     if (lv->partial && ctx->scan.in_fragment)
         i = 0; /* a continuation fragment has no indentation */
     else
