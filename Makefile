@@ -58,18 +58,44 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/librepfix.a $(wildcard tests/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests -o $@ $< $(BUILD)/librepfix.a $(DEP_LIBS) -lpthread
 
+# The fuzz oracles replay saved inputs; alloc fails each allocation in turn.
+$(BUILD)/tests/fuzz_replay: fuzz/oracle.h
+$(BUILD)/tests/alloc: tests/alloc.c $(BUILD)/librepfix.a $(wildcard tests/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests -o $@ $< $(BUILD)/librepfix.a $(DEP_LIBS) -lpthread \
+	    -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free
+
 test: all $(TEST_PROGS)
 	@sh tests/run.sh $(BUILD)
 
-# ASan + UBSan, no recovery: the whole suite in a separate build directory.
-check:
+# ASan + UBSan, no recovery: the whole suite in a separate build directory;
+# then valgrind (memcheck, leaks) on the plain build's unit, alloc and CLI.
+check: all $(TEST_PROGS)
 	$(MAKE) BUILD=build/san OPT="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" LDFLAGS="-fsanitize=address,undefined" test
+	@sh tests/valgrind.sh $(BUILD)
+
+# libFuzzer targets (clang): each runs FUZZ_TIME seconds; new inputs are
+# merged into fuzz/corpus/TARGET/, crashes land in $(BUILD)/fuzz/crash-*.
+FUZZ_TIME ?= 60
+FUZZ_CC ?= clang
+FUZZ_SAN = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_OBJ = $(LIB_SRC:src/%.c=$(BUILD)/fuzz/o/%.o)
+FUZZ_BIN = $(BUILD)/fuzz/fuzz_text $(BUILD)/fuzz/fuzz_json $(BUILD)/fuzz/fuzz_jsonl
+.PRECIOUS: $(BUILD)/fuzz/o/%.o
+$(BUILD)/fuzz/o/%.o: src/%.c include/repfix.h src/internal.h | deps
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer-no-link $(WARN) -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc $(DEP_CFLAGS) -c $< -o $@
+$(BUILD)/fuzz/fuzz_%: fuzz/target.c fuzz/oracle.h $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer $(WARN) -Iinclude -DFZ_TARGET='"$*"' -o $@ $< $(FUZZ_OBJ) $(DEP_LIBS)
+fuzz: all $(BUILD)/tests/fuzz_replay $(FUZZ_BIN)
+	@sh fuzz/run.sh $(BUILD) $(FUZZ_TIME)
 
 demo: all
 	@sh tools/demo.sh $(BUILD)/repfix
 
+BENCH_MB ?= 256
 bench: all
-	@sh bench/run.sh
+	bash bench/run.sh $(BENCH_MB)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
