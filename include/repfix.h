@@ -124,6 +124,23 @@ repfix_status repfix_set_param(repfix_ctx *ctx, repfix_param param, int value);
  */
 repfix_status repfix_add_field(repfix_ctx *ctx, const char *path);
 
+/*
+ * Text: also recognize tool calls written as `pattern`, a PCRE2 pattern
+ * with a named group `args` (the arguments: JSON, or Python-style keyword
+ * arguments) and optionally `name` (the tool; without it, `args` must be a
+ * JSON object with "name" and "arguments" or "parameters"). The pattern
+ * must start with a literal of 2 or more bytes (`<invoke` in
+ * "<invoke name=\"(?<name>[^\"]+)\">(?<args>.*?)</invoke>"): a line that
+ * starts with it (after up to 3 spaces) opens a candidate block, which
+ * grows line by line until the pattern matches it (64 KiB at most); each
+ * match is one call. Compiled with PCRE2_DOTALL: '.' matches newlines. On an invalid pattern returns REPFIX_E_PARAM and, if
+ * errbuf is not NULL, PCRE2's message and offset in errbuf. Only before
+ * the first repfix_process() of a stream; kept across resets; not applied
+ * to JSON string values (their nested text context has the built-ins).
+ */
+repfix_status repfix_add_toolcall_pattern(repfix_ctx *ctx, const char *pattern, char *errbuf,
+                                          size_t errbuf_size);
+
 /* ---- 4. Streaming ----------------------------------------------------- */
 
 typedef struct {

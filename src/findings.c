@@ -148,3 +148,25 @@ int repfix_next_finding(repfix_ctx *ctx, repfix_finding *f)
         ctx->first_finding = ctx->n_findings = 0;
     return 1;
 }
+
+void finding_add_copy(repfix_ctx *ctx, const repfix_finding *f, uint64_t a_start,
+                      uint64_t a_end)
+{
+    if (ctx->error)
+        return;
+    /* finding_add makes the slot (and its growth) and resolves positions */
+    char path[sizeof ctx->path];
+    memcpy(path, ctx->path, sizeof path);
+    memcpy(ctx->path, f->path, sizeof path);
+    uint64_t base = ctx->off_base;
+    ctx->off_base = 0;
+    finding_add(ctx, f->kind, f->start, f->end, a_start, a_end, f->line, f->period,
+                f->copies, f->count, 0);
+    ctx->off_base = base;
+    memcpy(ctx->path, path, sizeof path);
+    if (ctx->error || ctx->n_findings == 0)
+        return;
+    pending_finding *pf = &ctx->findings[ctx->n_findings - 1];
+    pf->f.action = f->action;
+    pf->f.record = f->record;
+}

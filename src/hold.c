@@ -142,7 +142,9 @@ void stage_a_emit(repfix_ctx *ctx, const char *p, size_t n, uint64_t in_off,
     if (n == 0)
         return;
     ctx->a_off += n;
-    if (kind_on(ctx, REPFIX_K_REPEAT) && ctx->repeat)
+    /* JSONL records skip stage B: repeated records are data, and loops in
+     * their text fields are found by the nested text context (jsonl.c) */
+    if (kind_on(ctx, REPFIX_K_REPEAT) && ctx->repeat && ctx->format != REPFIX_FORMAT_JSONL)
         repeat_feed(ctx, p, n, block);
     else
         out_keep(ctx, p, n);
@@ -220,7 +222,7 @@ void line_emit(repfix_ctx *ctx, const line_view *lv, block_kind block)
     for (size_t i = 0; i < ctx->n_edits && !ctx->error; i++) {
         const line_edit *e = &ctx->edits[i];
         if (!rbuf_append(out, lv->p + pos, e->start - pos) ||
-            !rbuf_append(out, ctx->edit_bytes.p + e->rep_off, e->rep_len)) {
+            !rbuf_append(out, e->rep_len ? ctx->edit_bytes.p + e->rep_off : "", e->rep_len)) {
             ctx_fail(ctx, REPFIX_E_NOMEM);
             break;
         }

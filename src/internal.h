@@ -169,6 +169,7 @@ struct repfix_ctx {
     int64_t record;      /* JSONL record being processed, or -1 */
     char path[96];       /* JSON path of the string being processed */
     uint64_t off_base;   /* added to finding offsets (nested contexts) */
+    repfix_ctx *nested;  /* text context reused for JSON string values (jsonstr.c) */
 };
 
 /* ---- core services (repfix.c, hold.c, findings.c) ------------------- */
@@ -195,6 +196,11 @@ void out_drop(repfix_ctx *ctx, size_t n);
 void finding_add(repfix_ctx *ctx, repfix_kind kind, uint64_t in_start, uint64_t in_end,
                  uint64_t a_start, uint64_t a_end, uint64_t line, uint64_t period,
                  uint64_t copies, uint64_t count, uint32_t group);
+/* Adds a copy of f as it is (kind, action, start/end, line, period, copies,
+ * count, record, path; no off_base) at stage A positions a_start..a_end:
+ * findings of a nested context, or a finding whose action the caller sets. */
+void finding_add_copy(repfix_ctx *ctx, const repfix_finding *f, uint64_t a_start,
+                      uint64_t a_end);
 /* Closes group: its findings may be popped once resolved. */
 void finding_close_group(repfix_ctx *ctx, uint32_t group);
 /* Before stage B keeps or drops the next n bytes: resolves output offsets. */
@@ -241,6 +247,9 @@ void table_reset(table_state *t);
 bool table_line(repfix_ctx *ctx, const line_view *lv);
 /* The block context ended (end of input, fence, ...): emit held lines. */
 void table_flush(repfix_ctx *ctx);
+/* An over-long line (its first fragment lv) starts: ends the table, flags
+ * it when it continues one, pauses detection until the next blank line. */
+void table_fragment(repfix_ctx *ctx, const line_view *lv);
 
 /* repeat.c: stage B. */
 repeat_state *repeat_new(void);
@@ -257,12 +266,40 @@ void json_reset(json_state *j);
 void json_feed(repfix_ctx *ctx, const char *p, size_t n);
 void json_end(repfix_ctx *ctx);
 
+/* ---- JSON strings (jsonstr.c) ---- */
+/* Body between the quotes -> value bytes appended to out (UTF-8; a lone
+ * surrogate \uD800-\uDFFF as WTF-8, ED A0 80 style). False on an invalid
+ * escape or a raw control character (the caller then leaves the string
+ * untouched), or out of memory - never when out has n bytes reserved. */
+bool json_unescape(const char *p, size_t n, rbuf *out);
+/* Appends s as a string body: '"', '\\', controls (\n \t \r \b \f, others
+ * \u00xx) and WTF-8 surrogates escaped, all other bytes raw. False: no memory. */
+bool json_escape(const char *s, size_t n, rbuf *out);
+/* Cleans s as text in a nested context (the parent's kinds, keep, padding;
+ * always fix mode), appends the repaired text to out and copies the findings
+ * to the parent (its action and record, `path`, start/end in s, stage A
+ * positions at parent->a_off). False on error (ctx_fail set on parent). */
+bool text_clean(repfix_ctx *parent, const char *s, size_t n, rbuf *out, const char *path);
+/* The same, piecewise: begin, then feed pieces (end = last piece). For
+ * chunking invariance the pieces must be cut at content-determined points. */
+bool text_stream_begin(repfix_ctx *parent);
+bool text_stream_feed(repfix_ctx *parent, const char *s, size_t n, bool end, rbuf *out,
+                      const char *path);
+/* The same, but each finding (action, record and path already set; start,
+ * end, out_start, out_end in the nested text's coordinates) goes to fn
+ * instead of the parent: for callers that map spans themselves. */
+typedef void (*text_finding_fn)(repfix_ctx *parent, void *arg, const repfix_finding *f);
+bool text_stream_feed_cb(repfix_ctx *parent, const char *s, size_t n, bool end, rbuf *out,
+                         const char *path, text_finding_fn fn, void *arg);
+
 /* jsonl.c: stage A for REPFIX_FORMAT_JSONL. */
 jsonl_state *jsonl_new(void);
 void jsonl_free(jsonl_state *j);
 void jsonl_reset(jsonl_state *j);
 void jsonl_feed(repfix_ctx *ctx, const char *p, size_t n);
 void jsonl_end(repfix_ctx *ctx);
+/* A --field path ("a.b[].c", "[0].text"): non-empty names, [] or [N]. */
+bool jsonl_path_ok(const char *path);
 
 /* toolcall.c: toolcall-repeat. */
 toolcall_state *toolcall_new(void);

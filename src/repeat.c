@@ -1,10 +1,786 @@
-/* repeat.c - placeholder until the loop detector lands: everything is kept. */
+/*
+ * repeat.c - stage B, the loop detector: a passage repeated back to back.
+ *
+ * Stage A hands over its output bytes with their block kind. Every byte is
+ * kept (out_keep) or dropped (out_drop) exactly once, in order. A loop is a
+ * region where b[y] == b[y - p] holds for a run of bytes, p being the
+ * primitive (smallest) period; it is cut into copies of p bytes, the first
+ * `keep` are kept and the rest dropped, so the text after it joins cleanly.
+ *
+ * Finding candidates, in one pass over a window of recent bytes:
+ *  - short periods (1..SHORT_MAX bytes): at checkpoints (every CP_STEP bytes
+ *    of stage A offset, and at each line end) the tail before the checkpoint
+ *    is compared with itself at every lag up to SHORT_MAX; a tail that
+ *    matches itself over two periods starts a candidate;
+ *  - long periods (up to MAX_PERIOD): the text is cut at content-defined
+ *    anchors (line ends, sentence and clause ends in Latin and CJK
+ *    punctuation, and cuts of a gear hash that depend on the last 16 bytes
+ *    and restart at each natural anchor, with a forced cut after FORCE_GAP
+ *    bytes), so equal passages give equal anchor sequences wherever they
+ *    start. At each anchor the segment since the previous
+ *    anchor is fingerprinted (the gear hash of the segment alone, at most
+ *    its last 64 bytes, and its length) and looked up in a 4-way table of
+ *    earlier anchors; a hit is confirmed with byte comparisons and
+ *    extended backwards. The first segment that lies wholly inside copy 2
+ *    finds copy 1, so copy 2 is still held when the loop is found.
+ * The period found is reduced to the smallest divisor under which the
+ * region is still periodic, so multiples and rotations give one answer.
+ *
+ * Tracking a candidate is a memcmp of the new bytes against the bytes one
+ * period earlier. Copies are aligned to a line start when the period holds a
+ * line break, else right after a sentence end, else before a space, else to
+ * a code point start; the count is made from that point, so a loop of lines
+ * keeps whole lines. Thresholds (is_loop): prose needs period >= 24 bytes and
+ * 3 copies, or 16 copies over >= 64 bytes for 2..23 bytes, or 256 copies of
+ * one code point; short lines (< 80 bytes) that start with white space, a
+ * list marker or a digit need 5 copies (changelogs repeat such a line up to
+ * 4 times); code, HTML and table bytes need 16 copies (short periods inside
+ * one line there: 4 KiB of them; one code point: 1024) unless the loop
+ * reaches the end of the input. Never a loop: JSON structure (between
+ * tokens; string contents come as prose) and cells within one table row
+ * (table.c handles runaway rows). Two copies are never a loop.
+ *
+ * Latency and memory (the documented bounds): bytes are released as soon as
+ * they cannot be a removable copy: in the idle state everything before the
+ * last anchor and before any periodic tail of the last checkpoint, i.e. at
+ * most FORCE_GAP + CP_STEP + SHORT_TAIL_CAP bytes, and nothing of a complete
+ * line that does not start a periodic tail. A candidate holds its copies
+ * after the kept ones while they match, at most HOLD_MAX bytes; when the
+ * text diverges before the threshold they are written unchanged. A confirmed
+ * loop streams: each further copy is dropped as soon as it is complete.
+ * The window keeps WIN_HIST bytes behind the output point, whatever the
+ * input size.
+ *
+ * Chunking invariance: every decision depends on stage A offsets and bytes
+ * only (checkpoints at fixed offsets, anchors from content); `safe`, the
+ * bound of what may be released, is computed from content alone, and
+ * releases never pass it, so the kept copy is the same for any split.
+ */
 #include "internal.h"
+
 #include <stdlib.h>
-struct repeat_state { int unused; };
-repeat_state *repeat_new(void) { return calloc(1, sizeof(repeat_state)); }
-void repeat_free(repeat_state *r) { free(r); }
-void repeat_reset(repeat_state *r) { (void)r; }
-void repeat_feed(repfix_ctx *ctx, const char *p, size_t n, block_kind block) { (void)block; out_keep(ctx, p, n); }
-void repeat_end(repfix_ctx *ctx) { (void)ctx; }
-size_t repeat_held(const repfix_ctx *ctx) { (void)ctx; return 0; }
+#include <string.h>
+
+#define WIN_HIST (64u * 1024)     /* history kept behind a_final */
+#define MAX_PERIOD (20u * 1024)   /* longest period looked for */
+#define SHORT_MAX 64u             /* periods found by direct comparison */
+#define SHORT_TAIL_CAP 192u       /* longest periodic tail measured at a checkpoint */
+#define CP_STEP 32u               /* checkpoint spacing (stage A offsets) */
+#define FORCE_GAP 256u            /* forced anchor after this many bytes */
+#define WEAK_GAP 48u              /* weaker anchor condition after this */
+/* Gear cut conditions on bits 11..15 of the hash: they depend on the last 16
+ * bytes only, so copies agree on their cuts 16 bytes after they start. */
+#define STRONG_MASK (31ull << 11)
+#define WEAK_MASK (3ull << 11)
+#define HOLD_MAX (256u * 1024)    /* most bytes a candidate holds */
+#define SETUP_AFTER 32u            /* bytes a candidate matches before setup() */
+#define MIN_MATCH 12u              /* bytes a long candidate must match at once */
+#define TABLE_BITS 11
+#define TABLE_WAYS 4
+#define N_TRANS 256
+/* Real changelogs and shortlogs hold up to 4 identical short list items or
+ * dated lines in a row ("* New snapshot release"): such lines need 5. */
+#define LIST_MIN_COPIES 5
+#define LIST_MAX_PERIOD 80               /* block-kind transitions remembered */
+
+enum { ST_IDLE, ST_CAND, ST_LOOP };
+
+typedef struct {
+    uint64_t fp, pos;
+} anchor_ent;
+
+typedef struct {
+    uint64_t off;
+    uint8_t block;
+} block_trans;
+
+struct repeat_state {
+    char *buf;         /* stage A bytes [base, a_in) */
+    size_t cap;
+    uint64_t base, a_in;
+    uint64_t pos;      /* next byte to scan (idle) */
+    uint64_t safe;     /* bytes below may be released */
+    uint64_t anchor;   /* last anchor */
+    uint64_t pend;     /* start of a short match at the last anchor, or UINT64_MAX */
+    uint64_t h;        /* gear hash of the bytes before pos */
+    uint64_t h_anchor; /* gear hash at the last anchor */
+    uint64_t nl_final; /* '\n' bytes below a_final */
+    uint64_t gear[256];
+    anchor_ent tab[TABLE_WAYS << TABLE_BITS];
+    block_trans trans[N_TRANS];
+    size_t n_trans;
+    uint8_t last_block;
+
+    /* the candidate or confirmed loop */
+    int state;
+    uint64_t p, pchars; /* period in bytes and in code points */
+    uint64_t a1;        /* end of the first copy: copies are [a1 + (k-1) p, a1 + k p) */
+    uint64_t a_unit;    /* the unit start the copies were aligned to */
+    uint64_t hs;        /* hold start: a + keep * p */
+    uint64_t f;         /* frontier: [r0, f) is periodic */
+    uint64_t r0, x0;    /* where the periodic region starts; where it was found */
+    bool ready;         /* setup() done */
+    bool quiet;         /* scanning inside a candidate: anchors only */
+    uint64_t reported;  /* copies already in the finding */
+    uint64_t rep_end;   /* finding end so far */
+    bool has_nl;
+    bool listy;         /* short lines that look like list items or dated lines */
+    uint32_t group, next_group;
+};
+
+static inline unsigned char B(const repeat_state *r, uint64_t off)
+{
+    return (unsigned char)r->buf[off - r->base];
+}
+
+repeat_state *repeat_new(void)
+{
+    repeat_state *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    uint64_t s = 0x9E3779B97F4A7C15ull; /* splitmix64: fixed gear table */
+    for (int i = 0; i < 256; i++) {
+        uint64_t z = (s += 0x9E3779B97F4A7C15ull);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        r->gear[i] = z ^ (z >> 31);
+    }
+    repeat_reset(r);
+    return r;
+}
+
+void repeat_free(repeat_state *r)
+{
+    if (!r)
+        return;
+    free(r->buf);
+    free(r);
+}
+
+void repeat_reset(repeat_state *r)
+{
+    if (!r)
+        return;
+    r->base = r->a_in = r->pos = r->safe = r->anchor = r->h = r->h_anchor = r->nl_final = 0;
+    r->pend = UINT64_MAX;
+    memset(r->tab, 0, sizeof r->tab);
+    r->n_trans = 0;
+    r->last_block = BLOCK_PROSE;
+    r->state = ST_IDLE;
+    r->quiet = r->ready = false;
+    r->group = 0;
+    r->next_group = 1;
+}
+
+size_t repeat_held(const repfix_ctx *ctx)
+{
+    const repeat_state *r = ctx->repeat;
+    return r ? (size_t)(r->a_in - ctx->a_final) : 0;
+}
+
+/* ---- buffer ----------------------------------------------------------- */
+
+static bool append(repfix_ctx *ctx, const char *p, size_t n)
+{
+    repeat_state *r = ctx->repeat;
+    size_t len = (size_t)(r->a_in - r->base);
+    if (len + n > r->cap) {
+        uint64_t keep_from = ctx->a_final > WIN_HIST ? ctx->a_final - WIN_HIST : 0;
+        if (keep_from > r->base) {
+            size_t cut = (size_t)(keep_from - r->base);
+            memmove(r->buf, r->buf + cut, len - cut);
+            r->base = keep_from;
+            len -= cut;
+        }
+        if (len + n > r->cap) {
+            size_t cap = r->cap ? r->cap : 4 * WIN_HIST;
+            while (cap < len + n)
+                cap *= 2;
+            char *nb = realloc(r->buf, cap);
+            if (!nb)
+                return false;
+            r->buf = nb;
+            r->cap = cap;
+        }
+    }
+    memcpy(r->buf + len, p, n);
+    r->a_in += n;
+    return true;
+}
+
+static uint64_t count_nl(const repeat_state *r, uint64_t lo, uint64_t hi)
+{
+    uint64_t n = 0;
+    const char *p = r->buf + (lo - r->base), *end = r->buf + (hi - r->base);
+    while (p < end && (p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+        n++;
+        p++;
+    }
+    return n;
+}
+
+static void release(repfix_ctx *ctx, uint64_t upto)
+{
+    repeat_state *r = ctx->repeat;
+    if (upto <= ctx->a_final)
+        return;
+    uint64_t from = ctx->a_final;
+    r->nl_final += count_nl(r, from, upto);
+    out_keep(ctx, r->buf + (from - r->base), (size_t)(upto - from));
+}
+
+static void drop(repfix_ctx *ctx, uint64_t upto)
+{
+    repeat_state *r = ctx->repeat;
+    if (upto <= ctx->a_final)
+        return;
+    r->nl_final += count_nl(r, ctx->a_final, upto);
+    out_drop(ctx, (size_t)(upto - ctx->a_final));
+}
+
+/* ---- block context ---------------------------------------------------- */
+
+static void note_block(repeat_state *r, uint64_t off, block_kind block)
+{
+    if ((uint8_t)block == r->last_block)
+        return;
+    if (r->n_trans == N_TRANS) { /* forget the oldest: they lie far behind */
+        memmove(r->trans, r->trans + N_TRANS / 2, (N_TRANS / 2) * sizeof *r->trans);
+        r->n_trans = N_TRANS / 2;
+    }
+    r->trans[r->n_trans++] = (block_trans){off, (uint8_t)block};
+    r->last_block = (uint8_t)block;
+}
+
+/* The block kinds of the bytes [lo, hi), as a bit set (1 << block). */
+static unsigned region_blocks(const repeat_state *r, uint64_t lo, uint64_t hi)
+{
+    uint8_t at_lo = BLOCK_PROSE;
+    unsigned set = 0;
+    for (size_t i = 0; i < r->n_trans; i++) {
+        const block_trans *t = &r->trans[i];
+        if (t->off <= lo)
+            at_lo = t->block;
+        else if (t->off < hi)
+            set |= 1u << t->block;
+    }
+    return set | 1u << at_lo;
+}
+
+/* -1: never a loop here (JSON structure: removing it would change the
+ * value; cells of one table row: table.c's business); 1: strict (code,
+ * HTML, tables); 0: prose. */
+static int region_rule(const repeat_state *r, uint64_t lo, uint64_t hi, bool has_nl)
+{
+    unsigned set = region_blocks(r, lo, hi);
+    if ((set & (1u << BLOCK_JSON)) || ((set & (1u << BLOCK_TABLE)) && !has_nl))
+        return -1;
+    return (set & ~(1u << BLOCK_PROSE)) != 0;
+}
+
+/* ---- thresholds ------------------------------------------------------- */
+
+static bool is_loop(uint64_t c, uint64_t p, uint64_t pchars, bool strict, bool has_nl,
+                    bool listy, bool at_end)
+{
+    if (listy && !at_end && c < LIST_MIN_COPIES)
+        return false;
+    if (c < 3)
+        return false;
+    if (pchars <= 1)
+        return c >= (strict && !at_end ? 1024u : 256u);
+    if (p < 24) {
+        if (c < 16 || c * p < 64)
+            return false;
+        return !strict || has_nl || at_end || c * p >= 4096;
+    }
+    return !strict || at_end || c >= 16;
+}
+
+/* ---- periods and alignment ------------------------------------------- */
+
+/* Smallest divisor q of p such that [lo, hi) (periodic with p) has period q. */
+static uint64_t primitive(const repeat_state *r, uint64_t p, uint64_t lo, uint64_t hi)
+{
+    if (hi - lo > 2 * p)
+        lo = hi - 2 * p;
+    const char *b = r->buf - r->base;
+    for (uint64_t q = 1; q < p; q++) {
+        if (p % q || hi - lo < 2 * q)
+            continue;
+        if (memcmp(b + lo + q, b + lo, (size_t)(hi - lo - q)) == 0)
+            return q;
+    }
+    return p;
+}
+
+static bool is_cont(unsigned char c) { return (c & 0xC0) == 0x80; }
+
+/* Is the byte sequence ending at period index k (exclusive) a CJK full stop,
+ * exclamation or question mark (U+3002, U+FF01, U+FF1F)? */
+static bool cjk_end(const unsigned char *P, uint64_t p, uint64_t k)
+{
+    if (p < 3)
+        return false;
+    unsigned char c1 = P[(k + p - 3) % p], c2 = P[(k + p - 2) % p], c3 = P[(k + p - 1) % p];
+    return (c1 == 0xE3 && c2 == 0x80 && c3 == 0x82) ||
+           (c1 == 0xEF && c2 == 0xBC && (c3 == 0x81 || c3 == 0x9F));
+}
+
+static bool is_hws(unsigned char c) { return c == ' ' || c == '\t'; }
+static bool is_ws(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+/* Where copies start: the first x >= lo that starts a unit, given the
+ * period window [q, q + p): a line if the period holds a line break, else a
+ * sentence (after . ! ? and white space, or after a CJK full stop), else a
+ * word (after white space), else a code point. For sentences and words *t
+ * receives the spaces that end the period before x: copies are counted and
+ * cut from x - t, so a copy carries its separator in front (" B.") and a
+ * last copy that lacks its trailing space still counts. */
+static uint64_t align(const repeat_state *r, uint64_t lo, uint64_t q, uint64_t p, bool *has_nl,
+                      uint64_t *t)
+{
+    const unsigned char *P = (const unsigned char *)r->buf + (q - r->base);
+    uint64_t ph0 = (lo + p * ((q / p) + 1) - q) % p; /* phase of lo */
+    *has_nl = memchr(P, '\n', (size_t)p) != NULL;
+    *t = 0;
+    for (int level = *has_nl ? 0 : 1; level < 4; level++) {
+        for (uint64_t i = 0; i < p; i++) {
+            uint64_t k = (ph0 + i) % p;
+            unsigned char c = P[k], prev = P[(k + p - 1) % p];
+            bool ok;
+            switch (level) {
+            case 0: ok = prev == '\n' && c != '\n' && c != '\r'; break;
+            case 1:
+                if (is_hws(prev) && !is_hws(c)) {
+                    uint64_t m = 1;
+                    while (m < p && is_hws(P[(k + p - 1 - m) % p]))
+                        m++;
+                    unsigned char e = P[(k + 2 * p - 1 - m) % p];
+                    ok = m < p && (e == '.' || e == '!' || e == '?');
+                } else {
+                    ok = cjk_end(P, p, k) && !is_hws(c);
+                }
+                break;
+            case 2: ok = is_hws(prev) && !is_hws(c); break;
+            default: ok = !is_cont(c); break;
+            }
+            if (!ok)
+                continue;
+            if (level == 1 || level == 2)
+                while (*t + 1 < p && is_hws(P[(k + p - 1 - *t) % p]))
+                    ++*t;
+            return lo + i;
+        }
+    }
+    return lo;
+}
+
+static uint64_t code_points(const repeat_state *r, uint64_t lo, uint64_t p)
+{
+    uint64_t n = 0;
+    for (uint64_t i = 0; i < p; i++)
+        n += !is_cont(B(r, lo + i));
+    return n;
+}
+
+/* Completes a candidate once it has matched for a while (content-defined,
+ * so the same for any split): primitive period, alignment, hold start. It
+ * works on [r0, x0) and the `safe` of the start, which stays frozen until
+ * then, so the answer does not depend on when it runs. Candidates that die
+ * at once (a common phrase seen again) never pay for it. */
+static void setup(repfix_ctx *ctx)
+{
+    repeat_state *r = ctx->repeat;
+    uint64_t f = r->x0, p = primitive(r, r->p, r->r0, f);
+    uint64_t keepb = (uint64_t)ctx->keep * p;
+    uint64_t lo = r->r0;
+    if (r->safe > keepb && r->safe - keepb > lo)
+        lo = r->safe - keepb;
+    uint64_t t, a = align(r, lo, f - p, p, &r->has_nl, &t);
+    /* the frame starts t bytes early (before the stream start, for a loop
+     * that opens the text); the kept copies never end before what is
+     * already released */
+    if (a + p - t + keepb - p < r->safe)
+        a += p;
+    r->p = p;
+    r->a_unit = a;
+    r->a1 = a + p - t;
+    r->pchars = code_points(r, f - p, p);
+    r->hs = r->a1 + keepb - p;
+    unsigned char u = B(r, a < f ? a : a - p);
+    r->listy = r->has_nl && p < LIST_MAX_PERIOD &&
+               (u == ' ' || u == '\t' || u == '-' || u == '*' || u == '+' || (u >= '0' && u <= '9'));
+    r->ready = true;
+}
+
+/* Starts tracking a candidate: [r0, f) is periodic with p. */
+static void start_candidate(repfix_ctx *ctx, uint64_t p, uint64_t r0, uint64_t f)
+{
+    repeat_state *r = ctx->repeat;
+    r->p = p;
+    r->r0 = r0;
+    r->x0 = r->f = f;
+    r->ready = false;
+    r->reported = 0;
+    r->state = ST_CAND;
+}
+
+/* ---- idle scanning ---------------------------------------------------- */
+
+/* Long periods: the segment [anchor, x) against the last anchor with the
+ * same fingerprint. Returns true when a candidate started. */
+static bool anchor_at(repfix_ctx *ctx, uint64_t x)
+{
+    repeat_state *r = ctx->repeat;
+    uint64_t j = r->anchor, len = x - j;
+    /* the gear hash is linear: this removes the bytes before the segment */
+    uint64_t seg = len < 64 ? r->h - (r->h_anchor << len) : r->h;
+    uint64_t fp = seg ^ (len * 0xD6E8FEB86659FD93ull);
+    anchor_ent *set = &r->tab[((fp * 0x9E3779B97F4A7C15ull) >> (64 - TABLE_BITS)) * TABLE_WAYS];
+    anchor_ent *e = set;
+    for (int w = 1; w < TABLE_WAYS; w++) /* the way that holds fp, else the oldest */
+        if (e->fp != fp && (set[w].fp == fp || set[w].pos < e->pos))
+            e = &set[w];
+    bool started = false;
+    uint64_t pend = UINT64_MAX;
+    if (!r->quiet && e->fp == fp && e->pos < x && x - e->pos <= MAX_PERIOD && e->pos >= r->base + len) {
+        uint64_t d = x - e->pos;
+        uint64_t y = x;
+        while (y > j && B(r, y - 1) == B(r, y - 1 - d))
+            y--;
+        if (y == j) {
+            uint64_t floor = r->base + d;
+            uint64_t stop = x > 4 * (uint64_t)MAX_PERIOD ? x - 4 * (uint64_t)MAX_PERIOD : 0;
+            if (stop < floor)
+                stop = floor;
+            while (y > stop && B(r, y - 1) == B(r, y - 1 - d))
+                y--;
+            /* a blank line or a short word seen again is no evidence yet,
+             * but its bytes stay held until the next anchor tells */
+            if (x - y >= MIN_MATCH) {
+                start_candidate(ctx, d, y - d, x);
+                started = true;
+            } else {
+                pend = y;
+            }
+        }
+    }
+    e->fp = fp;
+    e->pos = x;
+    r->anchor = x;
+    r->pend = pend;
+    r->h_anchor = r->h;
+    return started;
+}
+
+/* Short periods at checkpoint x: measures the periodic tail at every lag up
+ * to SHORT_MAX, moves `safe`, and returns true when a candidate started
+ * (only if may_start). */
+static bool checkpoint(repfix_ctx *ctx, uint64_t x, bool may_start)
+{
+    repeat_state *r = ctx->repeat;
+    const unsigned char *b = (const unsigned char *)r->buf - r->base;
+    uint64_t avail = x - r->base, tail = 0, best = 0, best_t = 0;
+    uint64_t maxp = avail > SHORT_MAX ? SHORT_MAX : (avail ? avail - 1 : 0);
+    unsigned char last = b[x - 1];
+    for (uint64_t p = 1; p <= maxp; p++) {
+        if (b[x - 1 - p] != last)
+            continue;
+        uint64_t lim = avail - p < SHORT_TAIL_CAP ? avail - p : SHORT_TAIL_CAP, t = 1;
+        while (t < lim && b[x - 1 - t] == b[x - 1 - t - p])
+            t++;
+        if (t > tail)
+            tail = t;
+        if (!best && t >= p && t >= 8) {
+            best = p;
+            best_t = t;
+        }
+    }
+    if (best && may_start) {
+        /* extend the run back beyond the cap before starting */
+        uint64_t y = x - best_t, stop = r->base + best;
+        uint64_t lim = x > 4 * (uint64_t)MAX_PERIOD ? x - 4 * (uint64_t)MAX_PERIOD : 0;
+        if (stop < lim)
+            stop = lim;
+        while (y > stop && b[y - 1] == b[y - 1 - best])
+            y--;
+        start_candidate(ctx, best, y - best, x);
+        return true;
+    }
+    uint64_t s = x - tail;
+    if (s > r->anchor)
+        s = r->anchor;
+    if (s > r->pend)
+        s = r->pend;
+    /* a space may be the separator in front of the next copy ("S. S. ");
+     * a line end is not held: copies of lines start at line starts */
+    while (s > r->base && s > r->safe && is_hws(b[s - 1]))
+        s--;
+    if (s > r->safe)
+        r->safe = s;
+    return false;
+}
+
+static const unsigned char anchor_class[256] = {
+    ['\n'] = 1, [' '] = 2, [0x81] = 3, [0x82] = 3, [0x8C] = 3, [0x9A] = 3, [0x9B] = 3, [0x9F] = 3,
+};
+
+/* Is there a natural anchor after byte y (class cls)? */
+static bool natural_anchor(const repeat_state *r, uint64_t y, unsigned cls)
+{
+    if (cls == 1)
+        return true;
+    if (y < r->base + 2)
+        return false;
+    unsigned char p1 = B(r, y - 1);
+    if (cls == 2)
+        return p1 == '.' || p1 == '!' || p1 == '?' || p1 == ';' || p1 == ':' || p1 == ',';
+    unsigned char p2 = B(r, y - 2), c = B(r, y);
+    if (p2 == 0xE3 && p1 == 0x80)
+        return c == 0x82 || c == 0x81; /* 。、 */
+    if (p2 == 0xEF && p1 == 0xBC)
+        return c == 0x81 || c == 0x9F || c == 0x8C || c == 0x9A || c == 0x9B; /* ！？，：； */
+    return false;
+}
+
+/* Scans from pos; returns true when it stopped because a candidate started. */
+static bool idle_scan(repfix_ctx *ctx, uint64_t end)
+{
+    repeat_state *r = ctx->repeat;
+    const unsigned char *b = (const unsigned char *)r->buf - r->base;
+    uint64_t y = r->pos, h = r->h;
+    while (y < end) {
+        uint64_t blk_end = (y | (CP_STEP - 1)) + 1;
+        if (blk_end > end)
+            blk_end = end;
+        for (; y < blk_end; y++) {
+            unsigned char c = b[y];
+            h = (h << 1) + r->gear[c];
+            unsigned cls = anchor_class[c];
+            if ((h & WEAK_MASK) != 0 && !cls)
+                continue;
+            uint64_t x = y + 1, dist = x - r->anchor;
+            bool natural = cls && natural_anchor(r, y, cls);
+            bool anchor = natural || (h & STRONG_MASK) == 0 ||
+                          (dist >= WEAK_GAP && (h & WEAK_MASK) == 0);
+            if (!anchor)
+                continue;
+            r->h = h;
+            bool started = anchor_at(ctx, x);
+            if (natural) /* gear cuts restart: copies of a line cut alike */
+                h = r->h = r->h_anchor = 0;
+            if (started) {
+                r->pos = x;
+                return true;
+            }
+            if (c == '\n' && !r->quiet && checkpoint(ctx, x, true)) {
+                r->pos = x;
+                return true;
+            }
+        }
+        if (y % CP_STEP == 0) {
+            r->h = h;
+            if (y - r->anchor >= FORCE_GAP && anchor_at(ctx, y)) {
+                r->pos = y;
+                return true;
+            }
+            if (!r->quiet && checkpoint(ctx, y, true)) {
+                r->pos = y;
+                return true;
+            }
+        }
+    }
+    r->h = h;
+    r->pos = y;
+    return false;
+}
+
+/* Resumes idle scanning at e after a candidate or loop ended there. */
+static void resume_idle(repfix_ctx *ctx, uint64_t e)
+{
+    repeat_state *r = ctx->repeat;
+    /* the anchors went on through the candidate (quietly): pos == e */
+    r->pend = UINT64_MAX;
+    r->state = ST_IDLE;
+    checkpoint(ctx, e, false); /* the run that just ended must not restart here */
+}
+
+/* ---- tracking --------------------------------------------------------- */
+
+/* Whole copies in [frame start, y). */
+static uint64_t copies_at(const repeat_state *r, uint64_t y)
+{
+    return y + r->p < r->a1 ? 0 : (y + r->p - r->a1) / r->p;
+}
+
+static uint64_t line_of(const repfix_ctx *ctx, uint64_t a)
+{
+    const repeat_state *r = ctx->repeat;
+    if (a <= ctx->a_final)
+        return 1 + r->nl_final - count_nl(r, a, ctx->a_final);
+    return 1 + r->nl_final + count_nl(r, ctx->a_final, a);
+}
+
+/* Adds or extends the finding of the current loop up to `end`. */
+static void report(repfix_ctx *ctx, uint64_t copies, uint64_t end)
+{
+    repeat_state *r = ctx->repeat;
+    uint64_t removed_now = copies > (uint64_t)ctx->keep ? copies - (uint64_t)ctx->keep : 0;
+    if (r->reported == 0) {
+        r->group = r->next_group++;
+        if (r->next_group == 0)
+            r->next_group = 1;
+        finding_add(ctx, REPFIX_K_REPEAT, amap_in(ctx, r->a_unit), amap_in(ctx, end), r->hs,
+                    end, line_of(ctx, r->a_unit), r->p, copies, removed_now, r->group);
+    } else if (copies > r->reported || end > r->rep_end) {
+        uint64_t removed_before = r->reported - (uint64_t)ctx->keep;
+        finding_add(ctx, REPFIX_K_REPEAT, 0, amap_in(ctx, end), r->hs, end, 0, r->p,
+                    copies - r->reported, removed_now - removed_before, r->group);
+    }
+    r->reported = copies;
+    r->rep_end = end;
+}
+
+/* The loop (or candidate) ends at e, before the end of input. */
+static void end_loop(repfix_ctx *ctx, uint64_t e)
+{
+    repeat_state *r = ctx->repeat;
+    if (r->state == ST_LOOP) {
+        uint64_t c = copies_at(r, e), ce = r->a1 + (c - 1) * r->p;
+        report(ctx, c, ce);
+        drop(ctx, ce);
+        finding_close_group(ctx, r->group);
+        r->safe = ce;
+    }
+    resume_idle(ctx, e);
+}
+
+/* Compares new bytes against the period before them; returns true when the
+ * candidate or loop ended (state is idle again). */
+static bool track(repfix_ctx *ctx)
+{
+    repeat_state *r = ctx->repeat;
+    const char *b = r->buf - r->base;
+    uint64_t y = r->f, end = r->a_in, p = r->p;
+    /* decision points are content-defined: setup after SETUP_AFTER bytes,
+     * give up after HOLD_MAX held bytes, whatever the feed sizes */
+    uint64_t cap = !r->ready ? r->x0 + (p < SETUP_AFTER ? p : SETUP_AFTER)
+                   : r->state == ST_CAND ? r->hs + HOLD_MAX : UINT64_MAX;
+    if (end > cap)
+        end = cap;
+    while (y < end) {
+        size_t n = end - y > 256 ? 256 : (size_t)(end - y);
+        if (memcmp(b + y, b + y - p, n) == 0) {
+            y += n;
+            continue;
+        }
+        while (b[y] == b[y - p])
+            y++;
+        break;
+    }
+    r->f = y;
+    r->quiet = true; /* the anchor sequence must not depend on candidates */
+    idle_scan(ctx, y);
+    r->quiet = false;
+    if (!r->ready) {
+        if (y < cap) {
+            if (y < end) {
+                resume_idle(ctx, y);
+                return true;
+            }
+            return false;
+        }
+        setup(ctx);
+        return true; /* go on from the new decision point */
+    }
+    if (y >= r->hs && r->safe < r->hs) /* the kept copies are complete */
+        r->safe = r->hs;
+    uint64_t c = copies_at(r, y), ce = c ? r->a1 + (c - 1) * p : 0;
+    if (r->state == ST_CAND) {
+        int rule = region_rule(r, r->a_unit, y, r->has_nl);
+        if (rule >= 0 && is_loop(c, p, r->pchars, rule, r->has_nl, r->listy, false) &&
+            c > (uint64_t)ctx->keep) {
+            report(ctx, c, ce);
+            release(ctx, r->hs);
+            drop(ctx, ce);
+            r->state = ST_LOOP;
+            if (ctx->stop_on_loop) {
+                ctx->stopped = true;
+                return false;
+            }
+        }
+    } else {
+        if (ce > ctx->a_final) {
+            report(ctx, c, ce);
+            drop(ctx, ce);
+        }
+    }
+    if (y < end || (y == cap && r->state == ST_CAND)) {
+        end_loop(ctx, y); /* diverged, or held too long without a loop */
+        return true;
+    }
+    return y == cap && y < r->a_in; /* a loop goes on past its decision point */
+}
+
+static void run(repfix_ctx *ctx)
+{
+    repeat_state *r = ctx->repeat;
+    while (!ctx->error && !ctx->stopped) {
+        if (r->state == ST_IDLE) {
+            if (!idle_scan(ctx, r->a_in))
+                break;
+        } else if (!track(ctx)) {
+            break;
+        }
+    }
+    if (ctx->error || ctx->stopped)
+        return;
+    release(ctx, r->safe); /* never beyond safe: it is the same for any split */
+}
+
+void repeat_feed(repfix_ctx *ctx, const char *p, size_t n, block_kind block)
+{
+    repeat_state *r = ctx->repeat;
+    if (ctx->error || ctx->stopped || n == 0)
+        return;
+    note_block(r, r->a_in, block);
+    if (!append(ctx, p, n)) {
+        ctx_fail(ctx, REPFIX_E_NOMEM);
+        return;
+    }
+    run(ctx);
+}
+
+/* End of input: a loop that reaches it is judged with the end-of-input
+ * rule and loses its trailing partial copy too; everything is released. */
+void repeat_end(repfix_ctx *ctx)
+{
+    repeat_state *r = ctx->repeat;
+    if (!r || ctx->error || ctx->stopped)
+        return;
+    if (r->state != ST_IDLE && r->f == r->a_in) {
+        if (!r->ready)
+            setup(ctx);
+        uint64_t c = copies_at(r, r->f);
+        int rule = region_rule(r, r->a_unit, r->f, r->has_nl);
+        if (r->state == ST_LOOP ||
+            (rule >= 0 && is_loop(c, r->p, r->pchars, rule, r->has_nl, r->listy, true) &&
+             c > (uint64_t)ctx->keep)) {
+            /* the partial copy goes, but its separator ends the kept text */
+            uint64_t ce = r->a1 + (c - 1) * r->p, sep = ce;
+            while (sep < r->f && sep - ce < r->p - (r->a1 - r->a_unit) && is_ws(B(r, sep)))
+                sep++;
+            report(ctx, c, r->f);
+            release(ctx, r->hs);
+            drop(ctx, ce);
+            release(ctx, sep);
+            drop(ctx, r->f);
+            finding_close_group(ctx, r->group);
+            if (ctx->stop_on_loop)
+                ctx->stopped = true;
+        }
+    }
+    r->state = ST_IDLE;
+    release(ctx, r->a_in);
+}

@@ -62,6 +62,7 @@ void repfix_ctx_free(repfix_ctx *ctx)
     repeat_free(ctx->repeat);
     json_free(ctx->json);
     jsonl_free(ctx->jsonl);
+    repfix_ctx_free(ctx->nested);
     toolcall_free(ctx->toolcall);
     newline_free(&ctx->nl);
     rbuf_free(&ctx->line);
@@ -149,7 +150,7 @@ repfix_status repfix_set_param(repfix_ctx *ctx, repfix_param param, int value)
 
 repfix_status repfix_add_field(repfix_ctx *ctx, const char *path)
 {
-    if (!ctx || !path || !*path)
+    if (!ctx || !path || !*path || !jsonl_path_ok(path))
         return REPFIX_E_PARAM;
     if (ctx->started)
         return REPFIX_E_STATE;

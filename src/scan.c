@@ -212,7 +212,7 @@ static void fragment_line(repfix_ctx *ctx, const line_view *lv)
     scan_state *s = &ctx->scan;
     if (!s->in_fragment) {
         newline_flush(ctx, s->fence_char || s->html_end, false);
-        table_flush(ctx);
+        table_fragment(ctx, lv);
         s->frag_block = s->fence_char ? BLOCK_CODE : s->html_end ? BLOCK_HTML : BLOCK_PROSE;
         s->prev_blank = false;
         s->prev_para = s->frag_block == BLOCK_PROSE;
@@ -227,6 +227,9 @@ void scan_line(repfix_ctx *ctx, const line_view *lv)
 {
     scan_state *s = &ctx->scan;
     if (lv->partial || s->in_fragment) {
+        /* an over-long line is no tool call: held call blocks go out first */
+        if (!s->in_fragment && kind_on(ctx, REPFIX_K_TOOLCALL_REPEAT))
+            toolcall_flush(ctx);
         fragment_line(ctx, lv);
         s->in_fragment = lv->partial;
         return;

@@ -1,9 +1,980 @@
-/* table.c - placeholder until the table detector lands: tables pass through. */
+/*
+ * table.c - GFM tables: table-separator, table-padding, table-runaway.
+ *
+ * What is a table is decided exactly as cmark-gfm 0.29.0.gfm.6 (the
+ * "tables" extension, spec 0.29 section 4.10) decides it: a delimiter row
+ * (`[|]? delim ([|] delim)* [|]? spaces`, delim = `:?-+:?` with spaces)
+ * directly under the last line of a paragraph in the same container, with
+ * as many cells as that line. Cells split at every pipe not preceded by a
+ * backslash - also inside code spans. Body rows follow until a blank line or
+ * a line that starts another block (quote, ATX heading, fence, HTML, thematic
+ * break, list item, indented code, a line of pipes only); lines without
+ * pipes are rows too. Where the container structure is not certain (list
+ * items we cannot place, lazy lines, a possible HTML block, a line with a
+ * bare CR, a line too long to hold, cmark's 16-bit cell counter), nothing is
+ * detected until the next blank line: a missed repair costs nothing, a table
+ * seen where cmark sees none would change the rendering.
+ *
+ * Repaired (action fixed), each without changing what cmark-gfm renders:
+ * - table-separator: a delimiter cell with more than 3 hyphens becomes
+ *   `---`, its colons kept. Body rows of hyphens are data, never touched.
+ * - table-padding: a padding run (spaces and tabs between a pipe and cell
+ *   content, which cmark trims) becomes one space. Only rows with a run of
+ *   PAD_RUN_MIN columns or more are repaired, and then every run of two or
+ *   more in that row. People align tables with padding; an aligned row is
+ *   left alone even past PAD_RUN_MIN: its pipes sit at the header's pipe
+ *   columns, the header lines up with the delimiter row (or the delimiter
+ *   is already minimal), no cell is wider than ALIGN_MAX columns and no
+ *   cell has PAD_RUN_MIN spaces on both sides (model stretching pads both).
+ *   Padding is never removed below one space (a cell ending in a backslash
+ *   keeps the space that stops it escaping the pipe), never added, and the
+ *   indentation before the first pipe is never touched.
+ * - table-runaway: a body row with more than twice the header's cells and
+ *   RUNAWAY_EXTRA more loses the cells past the header's count (cmark drops
+ *   them), keeping its outer pipe style.
+ * Flagged only (action flagged, bytes unchanged): Unicode spaces (category
+ * Zs) padding a cell - they reach the HTML; removed with
+ * REPFIX_P_UNICODE_PADDING -; a delimiter row with far more cells than its
+ * header line (GFM sees no table); body cells that are a run of
+ * HYPHEN_RUN_MIN or more hyphens (a separator repeated as data); rows with
+ * 65535 or more cells or tables wider than MAX_COLS; an over-long line
+ * (fragments, LINE_MAX_HOLD) under a candidate header or in a table.
+ *
+ * Streaming: only the last paragraph line is held (a copy, at most one
+ * line of LINE_MAX_HOLD bytes) until the next line shows whether it is a
+ * header; every other row is emitted as it arrives. Each table gets two
+ * finding groups (fixed, flagged), closed when the table ends, so a table
+ * yields one finding per kind and action, `count` = cells involved.
+ */
 #include "internal.h"
+
 #include <stdlib.h>
-struct table_state { int unused; };
-table_state *table_new(void) { return calloc(1, sizeof(table_state)); }
-void table_free(table_state *t) { free(t); }
-void table_reset(table_state *t) { (void)t; }
-bool table_line(repfix_ctx *ctx, const line_view *lv) { (void)ctx; (void)lv; return false; }
-void table_flush(repfix_ctx *ctx) { (void)ctx; }
+#include <string.h>
+#include <utf8proc.h>
+
+#define PAD_RUN_MIN 16     /* columns (tab = 4) of a padding run that is a defect */
+#define ALIGN_MAX 150      /* widest cell, in display columns, of an aligned table */
+#define ALIGN_SLACK 4      /* columns a hand-edited row may stick out */
+#define RUNAWAY_EXTRA 32   /* cells past the header's count that make a row runaway */
+#define HYPHEN_RUN_MIN 16  /* a body cell of this many hyphens is flagged */
+#define MAX_COLS 1024      /* wider tables pass through, flagged */
+#define CMARK_CELLS 65535  /* cmark-gfm counts a row's cells in 16 bits */
+#define GROUP_BASE (1u << 30)
+
+#define K_SEP REPFIX_K_TABLE_SEPARATOR
+#define K_PAD REPFIX_K_TABLE_PADDING
+#define K_RUN REPFIX_K_TABLE_RUNAWAY
+
+/* One cell: left padding [lpad, cs), content [cs, ce), right padding
+ * [ce, end); a pipe at `end` when `pipe`. */
+typedef struct {
+    uint32_t lpad, cs, ce, end;
+    bool pipe;
+} cell;
+
+/* A row as cmark-gfm's row_from_string splits it. */
+typedef struct {
+    size_t n;        /* cells (counting stops just past CMARK_CELLS) */
+    size_t stored;   /* cells in table_state.cells */
+    bool lead;       /* starts with a pipe */
+    bool trail_pipe; /* the last cell is closed by a pipe */
+    uint32_t tstart; /* after the final pipe: trailing whitespace [tstart, len) */
+    uint32_t last_pipe;
+} row;
+
+/* Container prefix and block start of a line. */
+typedef struct {
+    uint32_t qd;      /* block quote markers */
+    uint32_t qcol;    /* column of the first one */
+    uint32_t ind;     /* indentation (columns) after the quote markers */
+    uint32_t w;       /* list marker line: column of the item content */
+    size_t cstart;    /* first byte after the quote markers */
+    bool marker;      /* a list item starts on this line */
+    bool marker_bad;  /* ...with empty content or indented code */
+    bool ordered_not1; /* ...an ordered one not numbered 1 */
+    size_t fn;        /* first byte of the content */
+} lineinfo;
+
+struct table_state {
+    /* the held candidate header */
+    bool holding;
+    bool held_out; /* a line without pipes: already emitted, kept to compare */
+    rbuf held;
+    line_view held_lv;
+    lineinfo held_li;
+    bool held_list;
+    uint32_t held_w;
+    size_t held_n;
+    /* paragraph and list context */
+    bool para_open;
+    bool tainted;
+    bool rec_valid;
+    uint32_t rec_qd, rec_w;
+    /* the open table */
+    bool in_table, passive, aligned, list;
+    uint32_t qd, qcol, w;
+    size_t ncols;
+    uint32_t group, next_group;
+    uint32_t *refw;   /* aligned table: the header's cell widths */
+    bool *centered;   /* ...and which columns are centered (`:-:`) */
+    size_t nref, cap_ref;
+    /* scratch */
+    cell *cells;
+    size_t cap_cells;
+};
+
+table_state *table_new(void)
+{
+    return calloc(1, sizeof(table_state));
+}
+
+void table_free(table_state *t)
+{
+    if (!t)
+        return;
+    rbuf_free(&t->held);
+    free(t->refw);
+    free(t->centered);
+    free(t->cells);
+    free(t);
+}
+
+void table_reset(table_state *t)
+{
+    t->holding = t->para_open = t->tainted = t->rec_valid = false;
+    t->in_table = t->passive = t->aligned = t->list = false;
+    t->held.len = 0;
+    t->next_group = 0;
+    t->nref = 0;
+}
+
+/* ---- line structure ----------------------------------------------------- */
+
+static bool is_pad(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+static bool is_spacechar(char c)
+{
+    return c == ' ' || c == '\t' || c == '\v' || c == '\f';
+}
+
+/* Quote markers, indentation and list marker of the line (CommonMark 5.1,
+ * 5.2), approximated the way scan.c does: tabs count to the next multiple
+ * of 4 and the optional space after '>' is one byte. */
+static lineinfo line_info(const char *p, size_t len)
+{
+    lineinfo li = {0, 0, 0, 0, 0, false, false, false, 0};
+    size_t i = 0, ws;
+    for (;;) {
+        uint32_t ind = line_indent(p + i, len - i, &ws);
+        if (li.qd == 0)
+            li.qcol = ind;
+        if (ind <= 3 && i + ws < len && p[i + ws] == '>') {
+            i += ws + 1;
+            if (i < len && (p[i] == ' ' || p[i] == '\t'))
+                i++;
+            li.qd++;
+            continue;
+        }
+        li.ind = ind;
+        li.cstart = i;
+        i += ws;
+        break;
+    }
+    li.fn = i;
+    if (i >= len)
+        return li;
+    size_t m = 0;
+    if (p[i] == '-' || p[i] == '*' || p[i] == '+') {
+        m = 1;
+    } else {
+        while (i + m < len && m < 10 && p[i + m] >= '0' && p[i + m] <= '9')
+            m++;
+        if (m == 0 || m > 9 || i + m >= len || (p[i + m] != '.' && p[i + m] != ')'))
+            m = 0;
+        else
+            li.ordered_not1 = !(m == 1 && p[i] == '1'), m++;
+    }
+    if (m == 0 || (i + m < len && !is_pad(p[i + m])))
+        return li;
+    li.marker = true;
+    uint32_t sp = line_indent(p + i + m, len - i - m, &ws);
+    li.fn = i + m + ws;
+    if (li.fn >= len || sp > 4) {
+        li.marker_bad = true; /* an empty item, or one opening with code */
+        sp = 1;
+    }
+    li.w = li.ind + (uint32_t)m + sp;
+    return li;
+}
+
+static bool atx_heading(const char *p, size_t len)
+{
+    size_t n = 0;
+    while (n < len && p[n] == '#')
+        n++;
+    return n >= 1 && n <= 6 && (n == len || is_pad(p[n]));
+}
+
+static bool thematic_break(const char *p, size_t len)
+{
+    char c = p[0];
+    if (c != '-' && c != '*' && c != '_')
+        return false;
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] == c)
+            n++;
+        else if (!is_pad(p[i]))
+            return false;
+    }
+    return n >= 3;
+}
+
+static bool setext_line(const char *p, size_t len)
+{
+    char c = p[0];
+    if (c != '-' && c != '=')
+        return false;
+    size_t i = 0;
+    while (i < len && p[i] == c)
+        i++;
+    while (i < len && is_pad(p[i]))
+        i++;
+    return i == len;
+}
+
+/* Might open an HTML block of type 7 (a lone tag), which scan.c does not
+ * track: the table detection then pauses until the next blank line. */
+static bool html_like(const char *p, size_t len)
+{
+    if (len < 3 || p[0] != '<')
+        return false;
+    char c = p[1] | 0x20;
+    if (!(c >= 'a' && c <= 'z') && p[1] != '/')
+        return false;
+    size_t e = len;
+    while (e > 0 && is_pad(p[e - 1]))
+        e--;
+    return e > 0 && p[e - 1] == '>';
+}
+
+/* ---- rows --------------------------------------------------------------- */
+
+static bool cells_room(repfix_ctx *ctx, table_state *t, size_t n)
+{
+    if (n < t->cap_cells)
+        return true;
+    size_t cap = t->cap_cells ? t->cap_cells * 2 : 64;
+    while (cap <= n)
+        cap *= 2;
+    cell *c = realloc(t->cells, cap * sizeof *c);
+    if (!c) {
+        ctx_fail(ctx, REPFIX_E_NOMEM);
+        return false;
+    }
+    t->cells = c;
+    t->cap_cells = cap;
+    return true;
+}
+
+/* Splits p[fn..len) into cells as row_from_string does, storing at most
+ * `keep` of them. A pipe preceded by a backslash does not split (cmark's
+ * scanner matches `\|` as one escaped character whatever comes before). */
+static bool parse_row(repfix_ctx *ctx, table_state *t, const char *p, size_t len, size_t fn,
+                      size_t keep, row *r)
+{
+    memset(r, 0, sizeof *r);
+    size_t i = fn, lpad = fn;
+    if (i < len && p[i] == '|') {
+        r->lead = true;
+        r->last_pipe = (uint32_t)i;
+        i++;
+        lpad = i;
+        while (i < len && is_spacechar(p[i]))
+            i++;
+        r->tstart = (uint32_t)lpad;
+        r->trail_pipe = true;
+    }
+    while (i < len && r->n <= CMARK_CELLS) {
+        size_t j = i;
+        while (j < len && !(p[j] == '|' && !(j > i && p[j - 1] == '\\')))
+            j++;
+        if (j == len && j == i)
+            break;
+        size_t cs = lpad;
+        while (cs < j && is_pad(p[cs]))
+            cs++;
+        size_t ce = j;
+        while (ce > cs && is_pad(p[ce - 1]))
+            ce--;
+        if (r->stored < keep) {
+            if (!cells_room(ctx, t, r->stored))
+                return false;
+            t->cells[r->stored++] = (cell){(uint32_t)lpad, (uint32_t)cs, (uint32_t)ce,
+                                           (uint32_t)j, j < len};
+        }
+        r->n++;
+        if (j == len) {
+            r->trail_pipe = false;
+            break;
+        }
+        r->last_pipe = (uint32_t)j;
+        r->trail_pipe = true;
+        i = j + 1;
+        lpad = i;
+        r->tstart = (uint32_t)i;
+        while (i < len && is_spacechar(p[i]))
+            i++;
+    }
+    return true;
+}
+
+/* cmark-gfm's scan_table_start on p[fn..len): a delimiter row. */
+static bool delimiter_row(const char *p, size_t len, size_t fn)
+{
+    size_t i = fn;
+    if (i < len && p[i] == '|')
+        i++;
+    for (;;) {
+        while (i < len && is_spacechar(p[i]))
+            i++;
+        if (i < len && p[i] == ':')
+            i++;
+        size_t h = i;
+        while (i < len && p[i] == '-')
+            i++;
+        if (i == h)
+            return false;
+        if (i < len && p[i] == ':')
+            i++;
+        while (i < len && is_spacechar(p[i]))
+            i++;
+        if (i == len)
+            return true;
+        if (p[i] != '|')
+            return false;
+        i++;
+        size_t k = i;
+        while (k < len && is_spacechar(p[k]))
+            k++;
+        if (k == len)
+            return true;
+    }
+}
+
+/* Display column after p[0..n) (CJK and emoji 2, combining marks 0), or
+ * UINT32_MAX when a tab makes it editor-dependent. */
+static uint32_t display_cols(const char *p, size_t n)
+{
+    uint32_t col = 0;
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)p[i];
+        if (c == '\t')
+            return UINT32_MAX;
+        if (c < 0x80) {
+            col++;
+            i++;
+            continue;
+        }
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)p + i,
+                                              (utf8proc_ssize_t)(n - i), &cp);
+        if (k <= 0) {
+            col++;
+            i++;
+            continue;
+        }
+        col += (uint32_t)utf8proc_charwidth(cp);
+        i += (size_t)k;
+    }
+    return col;
+}
+
+/* Padding run length in columns (tab = 4). */
+static uint32_t run_cols(const char *p, size_t a, size_t b)
+{
+    uint32_t n = 0;
+    for (size_t i = a; i < b; i++)
+        n += p[i] == '\t' ? 4 : 1;
+    return n;
+}
+
+/* Unicode space (Zs other than U+0020) starting at p[i]: its length, or 0. */
+static size_t zs_at(const char *p, size_t len, size_t i)
+{
+    if ((unsigned char)p[i] < 0x80)
+        return 0;
+    utf8proc_int32_t cp;
+    utf8proc_ssize_t k =
+        utf8proc_iterate((const utf8proc_uint8_t *)p + i, (utf8proc_ssize_t)(len - i), &cp);
+    if (k <= 0 || utf8proc_category(cp) != UTF8PROC_CATEGORY_ZS)
+        return 0;
+    return (size_t)k;
+}
+
+/* Unicode padding of a cell: the content without its edges of spaces,
+ * tabs and Unicode spaces is [rcs, rce); nl and nr count the Unicode spaces
+ * in the left and right edge (a cell of only spaces has a left edge only). */
+typedef struct {
+    size_t rcs, rce, nl, nr;
+} uedges;
+
+static uedges unicode_edges(const char *p, const cell *c)
+{
+    uedges u = {c->cs, c->ce, 0, 0};
+    size_t k;
+    while (u.rcs < c->ce && ((k = zs_at(p, c->ce, u.rcs)) || is_pad(p[u.rcs]))) {
+        u.nl += k != 0;
+        u.rcs += k ? k : 1;
+    }
+    if (u.rcs == c->ce) {
+        u.rce = u.rcs;
+        return u;
+    }
+    for (;;) {
+        if (is_pad(p[u.rce - 1])) {
+            u.rce--;
+            continue;
+        }
+        size_t b = u.rce - 1; /* start of the last character */
+        while (b > u.rcs && u.rce - b < 4 && ((unsigned char)p[b] & 0xC0) == 0x80)
+            b--;
+        if (b >= u.rcs && (k = zs_at(p, u.rce, b)) && b + k == u.rce) {
+            u.rce = b;
+            u.nr++;
+            continue;
+        }
+        break;
+    }
+    return u;
+}
+
+/* Unicode spaces pad this cell: next to content, or two or more (a lone
+ * no-break space is how people keep a cell from being empty). */
+static bool unicode_padded(const uedges *u)
+{
+    return (u->nl || u->nr) && (u->rcs < u->rce || u->nl + u->nr >= 2);
+}
+
+/* ---- findings ----------------------------------------------------------- */
+
+static pending_finding *group_finding(repfix_ctx *ctx, uint32_t group, repfix_kind kind)
+{
+    for (size_t i = ctx->n_findings; i > ctx->first_finding; i--) {
+        pending_finding *pf = &ctx->findings[i - 1];
+        if (pf->group == group && pf->f.kind == kind)
+            return pf;
+    }
+    return NULL;
+}
+
+/* Output position, within the current line, of line position x given the
+ * edits added so far. */
+static uint64_t out_pos(const repfix_ctx *ctx, size_t x)
+{
+    uint64_t pos = x;
+    for (size_t i = 0; i < ctx->n_edits; i++) {
+        const line_edit *e = &ctx->edits[i];
+        if (e->end <= x)
+            pos = pos + e->rep_len - (e->end - e->start);
+    }
+    return pos;
+}
+
+/* Adds a finding whose bytes stay as they are (action flagged): input
+ * [in_a, in_b), stage A [oa, ob). Added before those bytes are emitted. */
+static void flag_at(repfix_ctx *ctx, repfix_kind kind, uint64_t in_a, uint64_t in_b, uint64_t oa,
+                    uint64_t ob, uint64_t line, uint64_t count, uint32_t group)
+{
+    if (!kind_on(ctx, kind) || ctx->error)
+        return;
+    finding_add(ctx, kind, in_a, in_b, oa, ob, line, 0, 0, count, group);
+    if (ctx->error || ctx->n_findings == 0)
+        return;
+    pending_finding *pf =
+        group ? group_finding(ctx, group, kind) : &ctx->findings[ctx->n_findings - 1];
+    if (pf)
+        pf->f.action = REPFIX_ACTION_FLAGGED;
+}
+
+/* flag_at for line positions [a, b) of the line about to be emitted. */
+static void flag_span(repfix_ctx *ctx, const line_view *lv, repfix_kind kind, size_t a, size_t b,
+                      uint64_t count, uint32_t group)
+{
+    flag_at(ctx, kind, lv->in_off + a, lv->in_off + b, ctx->a_off + out_pos(ctx, a),
+            ctx->a_off + out_pos(ctx, b), lv->line, count, group);
+}
+
+static void end_table(repfix_ctx *ctx)
+{
+    table_state *t = ctx->table;
+    if (!t->in_table)
+        return;
+    finding_close_group(ctx, t->group);
+    finding_close_group(ctx, t->group + 1);
+    t->in_table = false;
+}
+
+/* ---- repairs of one row ------------------------------------------------- */
+
+enum { ROLE_HEADER, ROLE_DELIM, ROLE_BODY };
+
+/* Display width of cell k of row r, pipe to pipe (a first cell without a
+ * pipe from the start of the line's container), or UINT32_MAX (a tab). */
+static uint32_t cell_width(const char *p, const row *r, const cell *c, size_t k, size_t cstart)
+{
+    size_t a = k == 0 && !r->lead ? cstart : c->lpad;
+    return display_cols(p + a, c->end - a);
+}
+
+/* Padding runs of cell c: left, and right unless it ends the line. */
+static void cell_runs(const char *p, const cell *c, uint32_t *l, uint32_t *rr)
+{
+    *l = run_cols(p, c->lpad, c->cs);
+    *rr = c->pipe ? run_cols(p, c->ce, c->end) : 0;
+}
+
+/* Does alignment explain the padding of cell k? In an aligned table a cell
+ * no wider than its header cell (plus ALIGN_SLACK for hand-edited rows) is
+ * aligned - unless padded PAD_RUN_MIN on both sides in a column that is not
+ * centered, which is how models stretch cells, not how people align them. */
+static bool cell_justified(const table_state *t, const char *p, const row *r, const cell *c,
+                           size_t k, size_t cstart)
+{
+    if (!t->aligned || k >= t->nref)
+        return false;
+    uint32_t l, rr;
+    cell_runs(p, c, &l, &rr);
+    if (l >= PAD_RUN_MIN && rr >= PAD_RUN_MIN && !t->centered[k])
+        return false;
+    uint32_t w = cell_width(p, r, c, k, cstart);
+    return w != UINT32_MAX && w <= t->refw[k] + ALIGN_SLACK;
+}
+
+/* A padding run of two or more becomes one space. */
+static bool pad_edit(repfix_ctx *ctx, size_t a, size_t b)
+{
+    if (b < a + 2)
+        return false;
+    return edit_add(ctx, a, b, " ", 1, K_PAD, ctx->table->group);
+}
+
+/* A run at the end of the line (after the last pipe, or after a last cell
+ * without one) is repaired when it is PAD_RUN_MIN long or its cell is: no
+ * alignment explains it. */
+static bool line_end_edit(repfix_ctx *ctx, const char *p, size_t a, size_t b, bool normalize)
+{
+    if (!kind_on(ctx, K_PAD) || (!normalize && run_cols(p, a, b) < PAD_RUN_MIN))
+        return false;
+    return pad_edit(ctx, a, b);
+}
+
+/* Adds the edits of a table row, emits it, and fixes the finding counts
+ * (line_emit counts edits; a finding counts cells). Cells are repaired one
+ * by one: a cell with a padding run of PAD_RUN_MIN or more that alignment
+ * does not explain gets one space on each side. */
+static void emit_row(repfix_ctx *ctx, const line_view *lv, const lineinfo *li, int role)
+{
+    table_state *t = ctx->table;
+    const char *p = lv->p;
+    row r;
+    if (t->passive || !parse_row(ctx, t, p, lv->len, li->fn, MAX_COLS, &r)) {
+        line_emit(ctx, lv, BLOCK_TABLE);
+        return;
+    }
+    if (r.n > CMARK_CELLS) {
+        /* cmark-gfm's 16-bit cell counter wraps: leave it, stop detecting */
+        flag_span(ctx, lv, K_RUN, 0, lv->len, r.n, t->group + 1);
+        line_emit(ctx, lv, BLOCK_TABLE);
+        t->tainted = true;
+        return;
+    }
+    bool truncate = role == ROLE_BODY && kind_on(ctx, K_RUN) && r.n > t->ncols + RUNAWAY_EXTRA &&
+                    r.n > 2 * t->ncols;
+    size_t ncells = truncate ? t->ncols : r.stored;
+    /* an aligned table's delimiter row is its alignment, not a runaway */
+    bool pad_on = kind_on(ctx, K_PAD),
+         sep_on = role == ROLE_DELIM && kind_on(ctx, K_SEP) && !t->aligned;
+    bool unicode_fix = pad_on && ctx->unicode_padding && role != ROLE_DELIM;
+    size_t pad_cells = 0, hyphen_cells = 0, hy_a = 0, hy_b = 0;
+    bool last_touched = false;
+    for (size_t k = 0; k < ncells && !ctx->error; k++) {
+        const cell *c = &t->cells[k];
+        bool touched = false;
+        uint32_t l, rr;
+        cell_runs(p, c, &l, &rr);
+        bool runaway = l >= PAD_RUN_MIN || rr >= PAD_RUN_MIN;
+        bool justified = role == ROLE_HEADER ? t->aligned : cell_justified(t, p, &r, c, k, li->cstart);
+        bool normalize = pad_on && runaway && !justified;
+        uedges u = {c->cs, c->ce, 0, 0};
+        if (role != ROLE_DELIM && c->ce > c->cs)
+            u = unicode_edges(p, c);
+        bool uni = unicode_padded(&u);
+        bool bare = k == 0 && !r.lead; /* its left edge is the line's start */
+        bool fix_l = uni && unicode_fix && u.nl && !bare;
+        bool fix_r = uni && unicode_fix && u.nr;
+        normalize |= uni && unicode_fix;
+        if (fix_l)
+            touched |= edit_add(ctx, c->lpad, u.rcs == c->ce ? c->end : u.rcs, " ", 1, K_PAD,
+                                t->group);
+        else if (normalize)
+            touched |= pad_edit(ctx, c->lpad, c->cs);
+        if (sep_on) {
+            size_t h = c->cs, he;
+            while (h < c->ce && p[h] != '-')
+                h++;
+            for (he = h; he < c->ce && p[he] == '-'; he++)
+                ;
+            if (he - h > 3)
+                edit_add(ctx, h, he, "---", 3, K_SEP, t->group);
+        }
+        if (role == ROLE_BODY && c->ce - c->cs >= HYPHEN_RUN_MIN) {
+            size_t h = 0, i;
+            for (i = c->cs; i < c->ce && (p[i] == '-' || p[i] == ':'); i++)
+                h += p[i] == '-';
+            if (i == c->ce && h >= HYPHEN_RUN_MIN) {
+                hy_a = hyphen_cells++ ? hy_a : c->cs;
+                hy_b = c->ce;
+            }
+        }
+        bool cut = truncate && !r.trail_pipe && k == ncells - 1; /* see below */
+        if (cut || (fix_l && u.rcs == c->ce))
+            ;
+        else if (fix_r)
+            touched |= edit_add(ctx, u.rce, c->end, " ", 1, K_PAD, t->group);
+        else if (!c->pipe)
+            touched |= line_end_edit(ctx, p, c->ce, c->end, normalize);
+        else if (normalize)
+            touched |= pad_edit(ctx, c->ce, c->end);
+        if (uni && (!unicode_fix || (bare && u.nl)))
+            flag_span(ctx, lv, K_PAD, c->cs, c->ce, 1, t->group + 1);
+        pad_cells += touched;
+        last_touched = touched;
+    }
+    if (truncate && !ctx->error) {
+        /* cmark-gfm drops cells past the header's count */
+        const cell *c = &t->cells[t->ncols - 1];
+        size_t a = r.trail_pipe ? c->end + 1u : c->ce;
+        size_t b = r.trail_pipe ? r.last_pipe + 1u : lv->len;
+        edit_add(ctx, a, b, "", 0, K_RUN, t->group);
+    }
+    if (r.trail_pipe && r.n == r.stored && !ctx->error &&
+        line_end_edit(ctx, p, r.tstart, lv->len, false) && !last_touched)
+        pad_cells++;
+    if (hyphen_cells)
+        flag_span(ctx, lv, K_RUN, hy_a, hy_b, hyphen_cells, t->group + 1);
+    size_t pad_edits = 0;
+    for (size_t i = 0; i < ctx->n_edits; i++)
+        pad_edits += ctx->edits[i].kind == K_PAD;
+    line_emit(ctx, lv, BLOCK_TABLE);
+    pending_finding *pf;
+    if (pad_edits > pad_cells && (pf = group_finding(ctx, t->group, K_PAD)))
+        pf->f.count -= pad_edits - pad_cells;
+    if (truncate && (pf = group_finding(ctx, t->group, K_RUN)))
+        pf->f.count += r.n - t->ncols - 1;
+}
+
+/* ---- the line state machine --------------------------------------------- */
+
+static bool table_kinds(const repfix_ctx *ctx)
+{
+    return kind_on(ctx, K_SEP) || kind_on(ctx, K_PAD) || kind_on(ctx, K_RUN);
+}
+
+static void release_held(repfix_ctx *ctx)
+{
+    table_state *t = ctx->table;
+    if (!t->holding)
+        return;
+    t->holding = false;
+    t->held_lv.p = t->held.p;
+    if (!t->held_out)
+        prose_line(ctx, &t->held_lv);
+}
+
+/* Does the line continue the open table as a body row? */
+static bool body_row(repfix_ctx *ctx, const line_view *lv, const lineinfo *li)
+{
+    table_state *t = ctx->table;
+    const char *c = lv->p + li->fn;
+    size_t clen = lv->len - li->fn;
+    if (li->qd != t->qd || (li->qd && li->qcol != t->qcol) || li->marker || clen == 0)
+        return false;
+    if (t->list ? li->ind < t->w || li->ind >= t->w + 4 : li->ind >= 4)
+        return false;
+    if (atx_heading(c, clen) || thematic_break(c, clen))
+        return false;
+    if (html_like(c, clen)) {
+        t->tainted = true;
+        return false;
+    }
+    row r;
+    return parse_row(ctx, t, lv->p, lv->len, li->fn, 0, &r) && r.n > 0;
+}
+
+/* Is the table aligned the way people and formatters align tables? Each
+ * delimiter cell is exactly as wide as its header cell, no header cell is wider than ALIGN_MAX or padded PAD_RUN_MIN on both
+ * sides outside a centered column. The header's widths become t->refw.
+ * Only a delimiter row as wide as the header shows alignment: a minimal
+ * one under a wide header is how models pad. */
+static bool header_aligned(repfix_ctx *ctx, const line_view *h, const lineinfo *hli,
+                           const line_view *d, const lineinfo *dli)
+{
+    table_state *t = ctx->table;
+    row r;
+    t->nref = 0;
+    if (!parse_row(ctx, t, d->p, d->len, dli->fn, MAX_COLS, &r) || r.n != r.stored)
+        return false;
+    size_t n = r.n;
+    if (n > t->cap_ref) {
+        uint32_t *w = realloc(t->refw, n * sizeof *w);
+        if (w)
+            t->refw = w;
+        bool *c = w ? realloc(t->centered, n * sizeof *c) : NULL;
+        if (!w || !c) {
+            ctx_fail(ctx, REPFIX_E_NOMEM);
+            return false;
+        }
+        t->centered = c;
+        t->cap_ref = n;
+    }
+    for (size_t k = 0; k < n; k++) {
+        const cell *c = &t->cells[k];
+        t->centered[k] = c->ce - c->cs >= 2 && d->p[c->cs] == ':' && d->p[c->ce - 1] == ':';
+    }
+    if (!parse_row(ctx, t, h->p, h->len, hli->fn, MAX_COLS, &r) || r.stored != n)
+        return false;
+    for (size_t k = 0; k < n; k++) {
+        const cell *c = &t->cells[k];
+        uint32_t l, rr, w = cell_width(h->p, &r, c, k, hli->cstart);
+        cell_runs(h->p, c, &l, &rr);
+        if (w == UINT32_MAX || w > ALIGN_MAX || (!c->pipe && l >= PAD_RUN_MIN) ||
+            (l >= PAD_RUN_MIN && rr >= PAD_RUN_MIN && !t->centered[k]))
+            return false;
+        if (ctx->unicode_padding && kind_on(ctx, K_PAD) && c->ce > c->cs) {
+            uedges u = unicode_edges(h->p, c);
+            if (unicode_padded(&u))
+                return false; /* the header will change */
+        }
+        t->refw[k] = w;
+    }
+    bool h_open = !r.trail_pipe; /* (r is still the header row here) */
+    if (!parse_row(ctx, t, d->p, d->len, dli->fn, MAX_COLS, &r))
+        return false;
+    for (size_t k = 0; k < n; k++) {
+        uint32_t w = cell_width(d->p, &r, &t->cells[k], k, dli->cstart);
+        if (k == n - 1 && (h_open || !r.trail_pipe)) {
+            /* a last cell without its pipe has no width to match */
+            if (n == 1 || w == UINT32_MAX || w > ALIGN_MAX)
+                return false;
+            if (w > t->refw[k])
+                t->refw[k] = w;
+        } else if (w != t->refw[k]) {
+            return false;
+        }
+    }
+    t->nref = n;
+    return true;
+}
+
+/* The held line and this one: header and delimiter row of a table? */
+static bool try_start(repfix_ctx *ctx, const line_view *lv, const lineinfo *li)
+{
+    table_state *t = ctx->table;
+    const lineinfo *hli = &t->held_li;
+    const char *c = lv->p + li->fn;
+    size_t clen = lv->len - li->fn;
+    if (li->qd != hli->qd || (li->qd && li->qcol != hli->qcol) || li->marker || clen == 0)
+        return false;
+    if (t->held_list ? li->ind < t->held_w || li->ind > t->held_w + 3 : li->ind > 3)
+        return false;
+    if (!delimiter_row(lv->p, lv->len, li->fn) || setext_line(c, clen))
+        return false;
+    row r;
+    if (!parse_row(ctx, t, lv->p, lv->len, li->fn, 0, &r))
+        return false;
+    if (r.n != t->held_n) {
+        if (r.n >= 2 * t->held_n + 2) {
+            /* a runaway delimiter row: GFM sees no table, so neither do we */
+            release_held(ctx);
+            flag_at(ctx, K_RUN, lv->in_off, lv->in_off + lv->len, ctx->a_off, ctx->a_off,
+                    lv->line, r.n, 0);
+        }
+        return false;
+    }
+    t->held_lv.p = t->held.p;
+    t->group = GROUP_BASE + 2 * t->next_group++;
+    t->in_table = true;
+    t->holding = false;
+    t->para_open = false;
+    t->qd = li->qd;
+    t->qcol = li->qcol;
+    t->list = t->held_list;
+    t->w = t->held_w;
+    t->ncols = r.n;
+    t->passive = r.n > MAX_COLS;
+    t->aligned = !t->passive && header_aligned(ctx, &t->held_lv, hli, lv, li);
+    if (t->passive)
+        flag_at(ctx, K_RUN, lv->in_off, lv->in_off + lv->len, ctx->a_off, ctx->a_off, lv->line,
+                r.n, t->group + 1);
+    if (!t->held_out)
+        emit_row(ctx, &t->held_lv, hli, ROLE_HEADER);
+    emit_row(ctx, lv, li, ROLE_DELIM);
+    return true;
+}
+
+/* A line outside a table: track paragraphs and list items; hold a
+ * paragraph line as a candidate header. */
+static bool fresh_line(repfix_ctx *ctx, const line_view *lv, const lineinfo *li)
+{
+    table_state *t = ctx->table;
+    bool para_before = t->para_open;
+    const char *c = lv->p + li->fn;
+    size_t clen = lv->len - li->fn;
+    t->para_open = false;
+    if (clen == 0)
+        return false;
+    bool list;
+    uint32_t w;
+    bool in_rec = ctx->scan.in_list && t->rec_valid && t->rec_qd == li->qd;
+    bool marker_ok = li->marker && (li->ind <= 3 || (in_rec && li->ind >= t->rec_w &&
+                                                     li->ind - t->rec_w <= 3));
+    if (li->marker && (!marker_ok || (para_before && li->ordered_not1))) {
+        /* indented too far to be a list item, or "2." under a paragraph:
+         * text or code, in a container we do not track */
+        t->para_open = para_before;
+        return false;
+    }
+    if (li->marker) {
+        t->rec_valid = true;
+        t->rec_qd = li->qd;
+        t->rec_w = li->w;
+        if (li->marker_bad)
+            return false;
+        list = true;
+        w = li->w;
+    } else if (ctx->scan.in_list && t->rec_valid && t->rec_qd == 0 && li->qd > 0 &&
+               li->qcol >= t->rec_w && li->qcol <= t->rec_w + 3) {
+        /* a block quote inside the list item */
+        if (!para_before && li->ind >= 4)
+            return false;
+        list = false;
+        w = 0;
+    } else if (ctx->scan.in_list) {
+        t->para_open = true;
+        if (!t->rec_valid || t->rec_qd != li->qd || li->ind < t->rec_w)
+            return false; /* a container we cannot place */
+        if (!para_before && li->ind >= t->rec_w + 4) {
+            t->para_open = false; /* indented code */
+            return false;
+        }
+        list = true;
+        w = t->rec_w;
+    } else {
+        if (!para_before && li->ind >= 4)
+            return false; /* indented code */
+        list = false;
+        w = 0;
+    }
+    if (!li->marker && para_before && setext_line(c, clen) && li->ind <= w + 3)
+        return false; /* a setext underline ends the paragraph */
+    if (atx_heading(c, clen) || thematic_break(c, clen))
+        return false;
+    if ((!para_before && html_like(c, clen)) ||
+        (clen >= 3 && (memcmp(c, "```", 3) == 0 || memcmp(c, "~~~", 3) == 0))) {
+        /* an HTML block or a fence scan.c did not see (in a list item) */
+        t->tainted = true;
+        return false;
+    }
+    t->para_open = true;
+    row r;
+    if (!parse_row(ctx, t, lv->p, lv->len, li->fn, 0, &r) || r.n == 0)
+        return false;
+    if (r.n > CMARK_CELLS) {
+        t->tainted = true;
+        return false;
+    }
+    t->held.len = 0;
+    if (!rbuf_append(&t->held, lv->p, lv->len + lv->eol)) {
+        ctx_fail(ctx, REPFIX_E_NOMEM);
+        return false;
+    }
+    t->held_lv = *lv;
+    t->held_lv.p = t->held.p;
+    t->held_li = *li;
+    t->held_list = list;
+    t->held_w = w;
+    t->held_n = r.n;
+    t->holding = true;
+    /* A line without pipes can only head a one-column table: it is emitted
+     * at once (a finished line is never delayed for that) and kept only to
+     * recognize the delimiter row under it. */
+    t->held_out = r.n == 1 && !r.lead && !r.trail_pipe;
+    if (t->held_out)
+        prose_line(ctx, lv);
+    return true;
+}
+
+bool table_line(repfix_ctx *ctx, const line_view *lv)
+{
+    table_state *t = ctx->table;
+    if (!table_kinds(ctx) || ctx->error)
+        return false;
+    if (t->tainted)
+        return false;
+    lineinfo li = line_info(lv->p, lv->len);
+    if (memchr(lv->p, '\r', lv->len)) {
+        /* cmark ends a line at a bare CR; scan.c does not */
+        table_flush(ctx);
+        t->tainted = true;
+        return false;
+    }
+    if (t->in_table) {
+        if (body_row(ctx, lv, &li)) {
+            emit_row(ctx, lv, &li, ROLE_BODY);
+            return true;
+        }
+        end_table(ctx);
+        if (t->tainted)
+            return false;
+    } else if (t->holding) {
+        if (try_start(ctx, lv, &li))
+            return true;
+        release_held(ctx);
+    }
+    return fresh_line(ctx, lv, &li);
+}
+
+void table_flush(repfix_ctx *ctx)
+{
+    table_state *t = ctx->table;
+    release_held(ctx);
+    end_table(ctx);
+    t->para_open = false;
+    t->tainted = false;
+}
+
+void table_fragment(repfix_ctx *ctx, const line_view *lv)
+{
+    table_state *t = ctx->table;
+    if (table_kinds(ctx) && !t->tainted && (t->holding || t->in_table)) {
+        bool delim = t->holding;
+        lineinfo li = line_info(lv->p, lv->len);
+        for (size_t i = li.fn; i < lv->len && delim; i++)
+            delim = lv->p[i] == '-' || lv->p[i] == ':' || lv->p[i] == '|' || is_spacechar(lv->p[i]);
+        if (t->in_table || delim) {
+            /* a row or delimiter row longer than LINE_MAX_HOLD: too long to
+             * judge, so it passes unchanged (flagged) */
+            release_held(ctx);
+            flag_at(ctx, K_RUN, lv->in_off, lv->in_off + lv->len, ctx->a_off, ctx->a_off,
+                    lv->line, 1, t->in_table ? t->group + 1 : 0);
+        }
+    }
+    table_flush(ctx);
+    /* cmark may still see a table around a long prose line: detect
+     * nothing until the next blank line */
+    t->tainted = !ctx->scan.fence_char && !ctx->scan.html_end;
+}

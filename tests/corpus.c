@@ -1,7 +1,7 @@
 /*
  * corpus.c - the contract's invariants over corpora/.
  *
- * corpora/clean/*: real-looking text with no defect. Each must come out
+ * corpora/clean: real-looking text with no defect. Each must come out
  * byte-identical with no finding, whole and in random chunks.
  * corpora/defective/NAME.in: must come out as NAME.expected, with exactly
  * the kinds of NAME.kinds (as a set; "none" for look-alikes), the same for
@@ -67,11 +67,11 @@ static void clean_file(const char *dir, const char *name)
 
 static void defective_file(const char *dir, const char *name)
 {
-    char path[1024], base[1024];
+    char path[1100], base[1024];
     size_t blen = strlen(name) - 3; /* without .in */
     snprintf(base, sizeof base, "%s/%.*s", dir, (int)blen, name);
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    size_t len, elen, klen;
+    size_t len = 0, elen = 0, klen = 0;
     char *src = t_read_file(path, &len);
     snprintf(path, sizeof path, "%s.expected", base);
     char *exp = t_read_file(path, &elen);

@@ -33,10 +33,14 @@
 
 static pthread_mutex_t print_lock = PTHREAD_MUTEX_INITIALIZER;
 
+void cli_lock(void) { pthread_mutex_lock(&print_lock); }
+void cli_unlock(void) { pthread_mutex_unlock(&print_lock); }
+
 void cli_error(const char *fmt, ...)
 {
     va_list ap;
     pthread_mutex_lock(&print_lock);
+    cli_progress_erase_locked();
     fputs("repfix: ", stderr);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
@@ -63,6 +67,8 @@ static void usage(FILE *f)
           "  --report=FILE      findings as JSON Lines ('-' = stderr)\n"
           "  --field=PATH       JSONL: also clean the string at PATH (repeatable)\n"
           "  --stats            per-kind summary on stderr at the end\n"
+          "  --progress         progress line on stderr even when it is not a terminal\n"
+          "  --no-progress      no progress line, even on a terminal\n"
           "  -o PATH            output file, or directory with several FILEs\n"
           "  --in-place         rewrite files atomically (temp file + rename)\n"
           "  -j N               files processed in parallel (default: cores)\n"
@@ -134,6 +140,7 @@ static int parse_args(int argc, char **argv, cli_opts *o)
     o->keep = 1;
     o->kinds = REPFIX_KINDS_ALL;
     o->format = -1;
+    o->progress = -1;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     o->jobs = ncpu > 0 ? (int)ncpu : 1;
     o->files = calloc((size_t)argc + 1, sizeof *o->files);
@@ -170,6 +177,10 @@ static int parse_args(int argc, char **argv, cli_opts *o)
             o->in_place = true;
         } else if (strcmp(a, "--stats") == 0) {
             o->stats = true;
+        } else if (strcmp(a, "--progress") == 0) {
+            o->progress = 1;
+        } else if (strcmp(a, "--no-progress") == 0) {
+            o->progress = 0;
         } else if ((v = opt_value(a, "--format"))) {
             if (strcmp(v, "auto") == 0)
                 o->format = -1;
@@ -197,6 +208,14 @@ static int parse_args(int argc, char **argv, cli_opts *o)
         } else if ((v = opt_value(a, "--report"))) {
             o->report = v;
         } else if ((v = opt_value(a, "--field"))) {
+            repfix_ctx *c = repfix_ctx_new();
+            repfix_status st = c ? repfix_add_field(c, v) : REPFIX_E_NOMEM;
+            repfix_ctx_free(c);
+            if (st != REPFIX_OK) {
+                cli_error("--field=%s: %s", v,
+                          st == REPFIX_E_PARAM ? "not a path like a.b[].c" : repfix_status_name(st));
+                return 2;
+            }
             o->fields[o->n_fields++] = v;
         } else if (strcmp(a, "-o") == 0 || strcmp(a, "-j") == 0) {
             if (i + 1 >= argc) {
@@ -343,6 +362,8 @@ static void report_line(cli_report *r, const repfix_finding *f, const char *file
     if (!s)
         return;
     pthread_mutex_lock(&print_lock);
+    if (r->fp == stderr)
+        cli_progress_erase_locked();
     if (r->fp) {
         fputs(s, r->fp);
         fputc('\n', r->fp);
@@ -352,10 +373,11 @@ static void report_line(cli_report *r, const repfix_finding *f, const char *file
     free(s);
 }
 
-static void take_findings(repfix_ctx *ctx, cli_job *job)
+static void take_findings(repfix_ctx *ctx, cli_job *job, const cli_opts *o)
 {
     repfix_finding f;
     while (repfix_next_finding(ctx, &f)) {
+        cli_progress_defect(o->meter);
         job->findings++;
         job->by_kind[f.kind]++;
         uint64_t span = f.end - f.start, out = f.out_end - f.out_start;
@@ -395,6 +417,7 @@ int cli_run_stream(repfix_ctx *ctx, int fd_in, int fd_out, const char *name, cli
                 break;
             }
             eof = r == 0;
+            cli_progress_read(o->meter, ibuf, (size_t)r);
         }
         if (first) {
             if (format < 0)
@@ -417,7 +440,7 @@ int cli_run_stream(repfix_ctx *ctx, int fd_in, int fd_out, const char *name, cli
                 rc = 2;
                 break;
             }
-            take_findings(ctx, job);
+            take_findings(ctx, job, o);
             if (st == REPFIX_E_STOPPED) {
                 rc = 3;
                 break;
@@ -458,6 +481,22 @@ static int open_input(const char *name)
         }
     }
     return fd;
+}
+
+/* Makes a rename in the directory of path durable (best effort: some file
+ * systems cannot fsync a directory, and the rename itself already is). */
+static void sync_dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+    if (!dir)
+        return;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+    free(dir);
 }
 
 /* Processes one input into a named output through a temporary file that is
@@ -507,6 +546,8 @@ static int run_to_file(repfix_ctx *ctx, const char *in_name, const char *target,
     }
     if (rc != 0)
         unlink(tmp);
+    else
+        sync_dir_of(target);
     free(tmp);
     return rc;
 }
@@ -536,7 +577,10 @@ static int run_one(const cli_opts *o, size_t i, cli_job *job, bool out_is_dir)
         if (fd > STDIN_FILENO)
             close(fd);
     } else if (o->in_place) {
-        rc = run_to_file(ctx, name, name, job, o);
+        /* through a symbolic link: replace the file, keep the link */
+        char *real = realpath(name, NULL);
+        rc = run_to_file(ctx, name, real ? real : name, job, o);
+        free(real);
     } else if (o->output && out_is_dir) {
         const char *b = strcmp(name, "-") == 0 ? "stdin" : base_name(name);
         size_t n = strlen(o->output) + strlen(b) + 2;
@@ -579,6 +623,7 @@ static void *worker(void *arg)
         if (i >= pl->o->n_files)
             return NULL;
         pl->rcs[i] = run_one(pl->o, i, &pl->jobs[i], pl->out_is_dir);
+        cli_progress_file_done(pl->o->meter);
     }
 }
 
@@ -590,35 +635,81 @@ static void print_stats(const cli_job *jobs, size_t n)
             count[k] += jobs[i].by_kind[k];
             removed[k] += jobs[i].removed[k];
         }
+    uint64_t total = 0, total_removed = 0;
     fprintf(stderr, "%-18s %10s %14s\n", "kind", "count", "bytes removed");
-    for (int k = 0; k < REPFIX_K_COUNT; k++)
+    for (int k = 0; k < REPFIX_K_COUNT; k++) {
         fprintf(stderr, "%-18s %10llu %14llu\n", repfix_kind_name((repfix_kind)k),
                 (unsigned long long)count[k], (unsigned long long)removed[k]);
+        total += count[k];
+        total_removed += removed[k];
+    }
+    fprintf(stderr, "%-18s %10llu %14llu\n", "total", (unsigned long long)total,
+            (unsigned long long)total_removed);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* With -o DIR, two inputs with one base name would write one output:
+ * refuse before writing anything. */
+static int check_names(const cli_opts *o)
+{
+    const char **names = malloc(o->n_files * sizeof *names);
+    if (!names) {
+        cli_error("out of memory");
+        return 2;
+    }
+    for (size_t i = 0; i < o->n_files; i++)
+        names[i] = strcmp(o->files[i], "-") == 0 ? "stdin" : base_name(o->files[i]);
+    qsort(names, o->n_files, sizeof *names, cmp_str);
+    int rc = 0;
+    for (size_t i = 1; i < o->n_files && !rc; i++)
+        if (strcmp(names[i - 1], names[i]) == 0) {
+            cli_error("%s: two inputs have this name; -o %s would hold one output for both",
+                      names[i], o->output);
+            rc = 2;
+        }
+    free(names);
+    return rc;
 }
 
 int main(int argc, char **argv)
 {
     cli_opts o;
     int rc = parse_args(argc, argv, &o);
-    if (rc)
+    if (rc) {
+        free(o.files);
+        free(o.fields);
         return rc;
+    }
     signal(SIGPIPE, SIG_IGN); /* a closed output is an error we report */
 
-    cli_report report = {0};
-    if (o.report) {
-        if (strcmp(o.report, "-") == 0)
-            report.fp = stderr;
-        else if (!(report.fp = fopen(o.report, "w"))) {
-            cli_error("%s: %s", o.report, strerror(errno));
-            return 2;
-        }
-    }
     bool out_is_dir = false;
     if (o.output) {
         struct stat st;
         out_is_dir = stat(o.output, &st) == 0 && S_ISDIR(st.st_mode);
         if (o.n_files > 1 && !out_is_dir) {
             cli_error("%s: with several FILEs, -o must name an existing directory", o.output);
+            rc = 2;
+        } else if (out_is_dir) {
+            rc = check_names(&o);
+        }
+        if (rc) {
+            free(o.files);
+            free(o.fields);
+            return rc;
+        }
+    }
+    cli_report report = {0};
+    if (o.report) {
+        if (strcmp(o.report, "-") == 0)
+            report.fp = stderr;
+        else if (!(report.fp = fopen(o.report, "w"))) {
+            cli_error("%s: %s", o.report, strerror(errno));
+            free(o.files);
+            free(o.fields);
             return 2;
         }
     }
@@ -630,6 +721,13 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < o.n_files; i++)
         jobs[i].report = o.report ? &report : NULL;
+
+    /* the progress line: on a terminal, unless the output or the report
+     * goes to that terminal too */
+    bool tty_out = !o.check && !o.in_place && !o.output && isatty(STDOUT_FILENO);
+    bool report_err = o.report && strcmp(o.report, "-") == 0;
+    if (o.progress == 1 || (o.progress < 0 && isatty(STDERR_FILENO) && !tty_out && !report_err))
+        o.meter = cli_progress_start(o.n_files);
 
     bool parallel = o.jobs > 1 && o.n_files > 1 && (o.in_place || out_is_dir || o.check);
     if (parallel) {
@@ -648,6 +746,7 @@ int main(int argc, char **argv)
     } else {
         for (size_t i = 0; i < o.n_files; i++) {
             rcs[i] = run_one(&o, i, &jobs[i], out_is_dir);
+            cli_progress_file_done(o.meter);
             if (rcs[i] == 3)
                 break;
         }
@@ -661,6 +760,7 @@ int main(int argc, char **argv)
             worst = 2;
         findings += jobs[i].findings;
     }
+    cli_progress_stop(o.meter);
     if (o.stats)
         print_stats(jobs, o.n_files);
     if (report.fp && report.fp != stderr && fclose(report.fp) != 0) {

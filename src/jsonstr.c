@@ -1,0 +1,290 @@
+/*
+ * jsonstr.c - JSON string bodies: decoding, encoding, and cleaning their
+ * text through a nested text-format context.
+ *
+ * json_unescape turns the bytes between two quotes into the string's value
+ * as bytes: escapes are decoded to UTF-8, raw bytes (including invalid
+ * UTF-8, which JSON forbids but models and logs contain) are copied as
+ * they are. A lone surrogate escape (\uD800-\uDFFF not forming a pair) has
+ * no UTF-8 form; it is decoded to its generalized UTF-8 bytes (WTF-8,
+ * ED A0 80 for \uD800) so nothing is lost, and json_escape turns those
+ * three bytes back into the escape. Decoding never grows: every escape is
+ * at least as long as its bytes, so a caller that reserved n bytes in `out`
+ * cannot see an out-of-memory failure.
+ *
+ * json_escape writes the shortest conventional form: '"', '\\' and control
+ * characters escaped (\b \f \n \r \t, others \u00XX in lower case), WTF-8
+ * surrogates as \uXXXX, every other byte raw - UTF-8 stays UTF-8, "/" stays
+ * "/", and bytes that are not UTF-8 stay as they were in the input. So a
+ * string that came from valid JSON goes back to valid JSON with the same
+ * value; its bytes change only where the original used another spelling
+ * (\u00e9 for e-acute, \/): callers re-escape only strings they repaired.
+ *
+ * text_clean and text_stream_* run decoded text through one nested
+ * repfix_ctx (format text, the parent's kinds, keep and padding option),
+ * always in fix mode - the parent's stage A must emit the repaired bytes
+ * in flag mode too, so both modes find the same defects. The nested
+ * context is created once per parent and reset for each string. Its
+ * findings are copied to the parent with the parent's action, record and
+ * the string's path; start/end stay offsets in the decoded string (as the
+ * report documents for JSON fields) and both stage A positions are the
+ * parent's a_off when copied, which resolves to where the string's bytes
+ * go in the output.
+ */
+#include "internal.h"
+
+#include <string.h>
+
+/* ---- decoding -------------------------------------------------------- */
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* The 4 hex digits at p as a code unit, or -1. */
+static long hex4(const char *p)
+{
+    long v = 0;
+    for (int i = 0; i < 4; i++) {
+        int h = hexval(p[i]);
+        if (h < 0)
+            return -1;
+        v = v * 16 + h;
+    }
+    return v;
+}
+
+/* UTF-8 (or WTF-8 for a surrogate) of code point cp into o; returns bytes. */
+static size_t put_utf8(char *o, unsigned long cp)
+{
+    if (cp < 0x80) {
+        o[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        o[0] = (char)(0xC0 | (cp >> 6));
+        o[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        o[0] = (char)(0xE0 | (cp >> 12));
+        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        o[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    o[0] = (char)(0xF0 | (cp >> 18));
+    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    o[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+bool json_unescape(const char *p, size_t n, rbuf *out)
+{
+    if (n == 0)
+        return true; /* out->p may still be NULL */
+    if (!rbuf_reserve(out, n))
+        return false;
+    char *o = out->p + out->len;
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = (unsigned char)p[i];
+        if (c < 0x20)
+            return false;
+        if (c != '\\') {
+            /* copy the run of plain bytes at once */
+            size_t j = i + 1;
+            while (j < n && p[j] != '\\' && (unsigned char)p[j] >= 0x20)
+                j++;
+            memcpy(o, p + i, j - i);
+            o += j - i;
+            i = j;
+            continue;
+        }
+        if (i + 1 >= n)
+            return false;
+        char e = p[i + 1];
+        switch (e) {
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '/': *o++ = '/'; break;
+        case 'b': *o++ = '\b'; break;
+        case 'f': *o++ = '\f'; break;
+        case 'n': *o++ = '\n'; break;
+        case 'r': *o++ = '\r'; break;
+        case 't': *o++ = '\t'; break;
+        case 'u': {
+            long u = i + 6 <= n ? hex4(p + i + 2) : -1;
+            if (u < 0)
+                return false;
+            if (u >= 0xD800 && u <= 0xDBFF && i + 12 <= n && p[i + 6] == '\\' &&
+                p[i + 7] == 'u') {
+                long lo = hex4(p + i + 8);
+                if (lo >= 0xDC00 && lo <= 0xDFFF) {
+                    unsigned long cp = 0x10000 + (((unsigned long)u - 0xD800) << 10) +
+                                       ((unsigned long)lo - 0xDC00);
+                    o += put_utf8(o, cp);
+                    i += 12;
+                    continue;
+                }
+            }
+            o += put_utf8(o, (unsigned long)u);
+            i += 6;
+            continue;
+        }
+        default:
+            return false;
+        }
+        i += 2;
+    }
+    out->len = (size_t)(o - out->p);
+    return true;
+}
+
+/* ---- encoding -------------------------------------------------------- */
+
+bool json_escape(const char *s, size_t n, rbuf *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t i = 0;
+    while (i < n) {
+        size_t j = i;
+        while (j < n) {
+            unsigned char c = (unsigned char)s[j];
+            if (c < 0x20 || c == '"' || c == '\\' ||
+                (c == 0xED && j + 2 < n && ((unsigned char)s[j + 1] & 0xE0) == 0xA0 &&
+                 ((unsigned char)s[j + 2] & 0xC0) == 0x80))
+                break;
+            j++;
+        }
+        if (!rbuf_append(out, s + i, j - i))
+            return false;
+        if (j == n)
+            break;
+        unsigned char c = (unsigned char)s[j];
+        char e[8];
+        size_t k = 2, used = 1;
+        e[0] = '\\';
+        switch (c) {
+        case '"': e[1] = '"'; break;
+        case '\\': e[1] = '\\'; break;
+        case '\b': e[1] = 'b'; break;
+        case '\f': e[1] = 'f'; break;
+        case '\n': e[1] = 'n'; break;
+        case '\r': e[1] = 'r'; break;
+        case '\t': e[1] = 't'; break;
+        default: {
+            unsigned long u = c;
+            if (c == 0xED) { /* WTF-8 surrogate back to its escape */
+                u = 0xD000 | (((unsigned long)s[j + 1] & 0x3F) << 6) |
+                    ((unsigned long)s[j + 2] & 0x3F);
+                used = 3;
+            }
+            e[1] = 'u';
+            e[2] = hex[(u >> 12) & 15];
+            e[3] = hex[(u >> 8) & 15];
+            e[4] = hex[(u >> 4) & 15];
+            e[5] = hex[u & 15];
+            k = 6;
+        }
+        }
+        if (!rbuf_append(out, e, k))
+            return false;
+        i = j + used;
+    }
+    return true;
+}
+
+/* ---- cleaning through a nested text context -------------------------- */
+
+bool text_stream_begin(repfix_ctx *parent)
+{
+    if (!parent->nested) {
+        parent->nested = repfix_ctx_new();
+        if (!parent->nested) {
+            ctx_fail(parent, REPFIX_E_NOMEM);
+            return false;
+        }
+    }
+    repfix_ctx *t = parent->nested;
+    repfix_ctx_reset(t);
+    t->mode = REPFIX_MODE_FIX;
+    t->format = REPFIX_FORMAT_TEXT;
+    t->kinds = parent->kinds & ~REPFIX_KIND_BIT(REPFIX_K_INVALID_JSON);
+    t->keep = parent->keep;
+    t->unicode_padding = parent->unicode_padding;
+    t->stop_on_loop = false;
+    return true;
+}
+
+/* Copies the nested context's ready findings into the parent, or hands
+ * them to fn when given. */
+static void copy_findings(repfix_ctx *parent, const char *path, text_finding_fn fn, void *arg)
+{
+    repfix_finding f;
+    while (repfix_next_finding(parent->nested, &f)) {
+        f.action = parent->mode == REPFIX_MODE_FIX ? REPFIX_ACTION_FIXED : REPFIX_ACTION_FLAGGED;
+        f.record = parent->record;
+        memset(f.path, 0, sizeof f.path);
+        if (path) {
+            size_t k = strlen(path);
+            memcpy(f.path, path, k < sizeof f.path - 1 ? k : sizeof f.path - 1);
+        }
+        if (fn)
+            fn(parent, arg, &f);
+        else
+            finding_add_copy(parent, &f, parent->a_off, parent->a_off);
+        if (f.kind == REPFIX_K_REPEAT && parent->stop_on_loop)
+            parent->stopped = true;
+    }
+}
+
+bool text_stream_feed(repfix_ctx *parent, const char *s, size_t n, bool end, rbuf *out,
+                      const char *path)
+{
+    return text_stream_feed_cb(parent, s, n, end, out, path, NULL, NULL);
+}
+
+bool text_stream_feed_cb(repfix_ctx *parent, const char *s, size_t n, bool end, rbuf *out,
+                         const char *path, text_finding_fn fn, void *arg)
+{
+    repfix_ctx *t = parent->nested;
+    if (parent->error || !t)
+        return false;
+    repfix_in in = {s, n, 0};
+    for (;;) {
+        size_t room = n + 4096;
+        if (!rbuf_reserve(out, room)) {
+            ctx_fail(parent, REPFIX_E_NOMEM);
+            return false;
+        }
+        repfix_out o = {out->p + out->len, room, 0};
+        repfix_status st = repfix_process(t, &o, &in, end ? REPFIX_END : REPFIX_CONTINUE);
+        out->len += o.pos;
+        copy_findings(parent, path, fn, arg);
+        if (parent->error)
+            return false;
+        if (st != REPFIX_OK) {
+            ctx_fail(parent, st == REPFIX_E_NOMEM ? REPFIX_E_NOMEM : REPFIX_E_STATE);
+            return false;
+        }
+        if (in.pos < in.size || o.pos == o.size)
+            continue;
+        if (end && repfix_held(t) > 0)
+            continue;
+        break;
+    }
+    return true;
+}
+
+bool text_clean(repfix_ctx *parent, const char *s, size_t n, rbuf *out, const char *path)
+{
+    return text_stream_begin(parent) && text_stream_feed(parent, s, n, true, out, path);
+}
