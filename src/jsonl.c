@@ -24,7 +24,10 @@
  * is never cut), so every byte outside the repaired stretch of the value -
  * big integers, \u00e9 escapes, key order, odd spacing - is kept. A record
  * with nothing to repair is emitted as it came, from the input itself when
- * the line was whole in one feed.
+ * the line was whole in one feed. Two shortcuts keep clean records cheap: a
+ * string without escapes is cleaned from the record bytes (no decoding
+ * copy), and a short field that no default could fire on (quiet_text) is
+ * not cleaned at all.
  *
  * A line that is not a JSON value passes through unchanged with one
  * invalid-json finding (flagged); empty and whitespace-only lines pass

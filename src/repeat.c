@@ -37,8 +37,10 @@
  * 4 times); code, HTML and table bytes need 16 copies (short periods inside
  * one line there: 4 KiB of them; one code point: 1024) unless the loop
  * reaches the end of the input. Never a loop: JSON structure (between
- * tokens; string contents come as prose) and cells within one table row
- * (table.c handles runaway rows). Two copies are never a loop.
+ * tokens; string contents come as prose), cells within one table row
+ * (table.c handles runaway rows), and periods of more than one character
+ * inside a line made only of punctuation, spaces and box drawing (rules,
+ * "| --- | --- |" rows, ". . ." leaders). Two copies are never a loop.
  *
  * Latency and memory (the documented bounds): bytes are released as soon as
  * they cannot be a removable copy: in the idle state everything before the
@@ -65,7 +67,7 @@
 #define MAX_PERIOD (20u * 1024)   /* longest period looked for */
 #define SHORT_MAX 64u             /* periods found by direct comparison */
 #define SHORT_TAIL_CAP 192u       /* longest periodic tail measured at a checkpoint */
-#define CP_STEP 32u               /* checkpoint spacing (stage A offsets) */
+#define CP_STEP 64u               /* checkpoint spacing (stage A offsets) */
 #define FORCE_GAP 256u            /* forced anchor after this many bytes */
 #define WEAK_GAP 48u              /* weaker anchor condition after this */
 /* Gear cut conditions on bits 11..15 of the hash: they depend on the last 16
@@ -125,6 +127,7 @@ struct repeat_state {
     uint64_t rep_end;   /* finding end so far */
     bool has_nl;
     bool listy;         /* short lines that look like list items or dated lines */
+    bool symbolic;      /* a rule, leader or delimiter row: "---|", ". ", "─┼" */
     uint32_t group, next_group;
 };
 
@@ -273,7 +276,7 @@ static unsigned region_blocks(const repeat_state *r, uint64_t lo, uint64_t hi)
 static int region_rule(const repeat_state *r, uint64_t lo, uint64_t hi, bool has_nl)
 {
     unsigned set = region_blocks(r, lo, hi);
-    if ((set & (1u << BLOCK_JSON)) || ((set & (1u << BLOCK_TABLE)) && !has_nl))
+    if ((set & (1u << BLOCK_JSON)) || ((set & (1u << BLOCK_TABLE)) && !has_nl) || r->symbolic)
         return -1;
     return (set & ~(1u << BLOCK_PROSE)) != 0;
 }
@@ -305,10 +308,19 @@ static uint64_t primitive(const repeat_state *r, uint64_t p, uint64_t lo, uint64
     if (hi - lo > 2 * p)
         lo = hi - 2 * p;
     const char *b = r->buf - r->base;
-    for (uint64_t q = 1; q < p; q++) {
-        if (p % q || hi - lo < 2 * q)
+    uint64_t big[64];
+    size_t nb = 0;
+    for (uint64_t q = 1; q * q <= p; q++) { /* small divisors ascending */
+        if (p % q)
             continue;
-        if (memcmp(b + lo + q, b + lo, (size_t)(hi - lo - q)) == 0)
+        if (q < p && hi - lo >= 2 * q && memcmp(b + lo + q, b + lo, (size_t)(hi - lo - q)) == 0)
+            return q;
+        if (q * q != p && nb < 64)
+            big[nb++] = p / q;
+    }
+    while (nb > 0) { /* large divisors ascending */
+        uint64_t q = big[--nb];
+        if (q < p && hi - lo >= 2 * q && memcmp(b + lo + q, b + lo, (size_t)(hi - lo - q)) == 0)
             return q;
     }
     return p;
@@ -408,6 +420,16 @@ static void setup(repfix_ctx *ctx)
     r->a1 = a + p - t;
     r->pchars = code_points(r, f - p, p);
     r->hs = r->a1 + keepb - p;
+    r->symbolic = r->pchars > 1 && !r->has_nl;
+    for (uint64_t i = 0; i < p && r->symbolic; i++) {
+        unsigned char c = B(r, f - p + i);
+        bool alnum = (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+        /* box drawing and block elements: U+2500..U+259F = E2 94..96 xx */
+        bool box = c == 0xE2 || ((c == 0x94 || c == 0x95 || c == 0x96) && i > 0 &&
+                                 B(r, f - p + i - 1) == 0xE2) ||
+                   (is_cont(c) && i > 1 && B(r, f - p + i - 2) == 0xE2);
+        r->symbolic = !alnum && (c < 0x80 || box);
+    }
     unsigned char u = B(r, a < f ? a : a - p);
     r->listy = r->has_nl && p < LIST_MAX_PERIOD &&
                (u == ' ' || u == '\t' || u == '-' || u == '*' || u == '+' || (u >= '0' && u <= '9'));
@@ -477,17 +499,28 @@ static bool anchor_at(repfix_ctx *ctx, uint64_t x)
 /* Short periods at checkpoint x: measures the periodic tail at every lag up
  * to SHORT_MAX, moves `safe`, and returns true when a candidate started
  * (only if may_start). */
-static bool checkpoint(repfix_ctx *ctx, uint64_t x, bool may_start)
+static bool checkpoint(repfix_ctx *ctx, uint64_t x, bool may_start, bool exact)
 {
     repeat_state *r = ctx->repeat;
     const unsigned char *b = (const unsigned char *)r->buf - r->base;
     uint64_t avail = x - r->base, tail = 0, best = 0, best_t = 0;
     uint64_t maxp = avail > SHORT_MAX ? SHORT_MAX : (avail ? avail - 1 : 0);
-    unsigned char last = b[x - 1];
+    /* At a line end every tail is measured, so a finished line goes out
+     * whole; elsewhere only tails of 4 bytes or more (a 4-byte compare per
+     * lag) and the last 3 bytes stay held. */
+    uint64_t k = exact ? 1 : 4;
+    if (maxp + k > avail)
+        maxp = avail > k ? avail - k : 0;
+    if (maxp && !exact)
+        tail = 3;
+    uint32_t last = 0;
+    memcpy(&last, b + x - k, (size_t)k);
     for (uint64_t p = 1; p <= maxp; p++) {
-        if (b[x - 1 - p] != last)
+        uint32_t w = 0;
+        memcpy(&w, b + x - k - p, (size_t)k);
+        if (w != last)
             continue;
-        uint64_t lim = avail - p < SHORT_TAIL_CAP ? avail - p : SHORT_TAIL_CAP, t = 1;
+        uint64_t lim = avail - p < SHORT_TAIL_CAP ? avail - p : SHORT_TAIL_CAP, t = k;
         while (t < lim && b[x - 1 - t] == b[x - 1 - t - p])
             t++;
         if (t > tail)
@@ -574,7 +607,7 @@ static bool idle_scan(repfix_ctx *ctx, uint64_t end)
                 r->pos = x;
                 return true;
             }
-            if (c == '\n' && !r->quiet && checkpoint(ctx, x, true)) {
+            if (c == '\n' && !r->quiet && checkpoint(ctx, x, true, true)) {
                 r->pos = x;
                 return true;
             }
@@ -585,7 +618,7 @@ static bool idle_scan(repfix_ctx *ctx, uint64_t end)
                 r->pos = y;
                 return true;
             }
-            if (!r->quiet && checkpoint(ctx, y, true)) {
+            if (!r->quiet && checkpoint(ctx, y, true, false)) {
                 r->pos = y;
                 return true;
             }
@@ -603,7 +636,7 @@ static void resume_idle(repfix_ctx *ctx, uint64_t e)
     /* the anchors went on through the candidate (quietly): pos == e */
     r->pend = UINT64_MAX;
     r->state = ST_IDLE;
-    checkpoint(ctx, e, false); /* the run that just ended must not restart here */
+    checkpoint(ctx, e, false, false); /* the run that just ended must not restart here */
 }
 
 /* ---- tracking --------------------------------------------------------- */

@@ -107,6 +107,7 @@ struct table_state {
     size_t held_n;
     /* paragraph and list context */
     bool para_open;
+    uint32_t para_qd; /* quote depth of the open paragraph */
     bool tainted;
     bool rec_valid;
     uint32_t rec_qd, rec_w;
@@ -834,7 +835,18 @@ static bool fresh_line(repfix_ctx *ctx, const line_view *lv, const lineinfo *li)
     bool para_before = t->para_open;
     const char *c = lv->p + li->fn;
     size_t clen = lv->len - li->fn;
+    if (para_before && li->qd < t->para_qd) {
+        /* a lazy continuation line of a quoted paragraph, unless it starts
+         * a block: either way its prefix does not say its container */
+        if (clen == 0 || li->marker || atx_heading(c, clen) || thematic_break(c, clen) ||
+            html_like(c, clen))
+            t->para_open = false;
+        return false;
+    }
+    if (li->qd != t->para_qd)
+        para_before = false; /* a new block quote, or one ended by a blank line */
     t->para_open = false;
+    t->para_qd = li->qd;
     if (clen == 0)
         return false;
     bool list;

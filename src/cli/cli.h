@@ -23,6 +23,8 @@ typedef struct {
     size_t n_files;
     const char **fields;
     size_t n_fields;
+    const char **patterns; /* --toolcall-pattern */
+    size_t n_patterns;
 } cli_opts;
 
 typedef struct {

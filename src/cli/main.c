@@ -66,6 +66,8 @@ static void usage(FILE *f)
           "  --unicode-padding  also remove Unicode spaces that pad table cells\n"
           "  --report=FILE      findings as JSON Lines ('-' = stderr)\n"
           "  --field=PATH       JSONL: also clean the string at PATH (repeatable)\n"
+          "  --toolcall-pattern=PCRE2  text: another tool-call syntax, with named groups\n"
+          "                     'args' (JSON) and 'name' (repeatable)\n"
           "  --stats            per-kind summary on stderr at the end\n"
           "  --progress         progress line on stderr even when it is not a terminal\n"
           "  --no-progress      no progress line, even on a terminal\n"
@@ -145,7 +147,8 @@ static int parse_args(int argc, char **argv, cli_opts *o)
     o->jobs = ncpu > 0 ? (int)ncpu : 1;
     o->files = calloc((size_t)argc + 1, sizeof *o->files);
     o->fields = calloc((size_t)argc + 1, sizeof *o->fields);
-    if (!o->files || !o->fields) {
+    o->patterns = calloc((size_t)argc + 1, sizeof *o->patterns);
+    if (!o->files || !o->fields || !o->patterns) {
         cli_error("out of memory");
         return 2;
     }
@@ -207,6 +210,8 @@ static int parse_args(int argc, char **argv, cli_opts *o)
                 return 2;
         } else if ((v = opt_value(a, "--report"))) {
             o->report = v;
+        } else if ((v = opt_value(a, "--toolcall-pattern"))) {
+            o->patterns[o->n_patterns++] = v;
         } else if ((v = opt_value(a, "--field"))) {
             repfix_ctx *c = repfix_ctx_new();
             repfix_status st = c ? repfix_add_field(c, v) : REPFIX_E_NOMEM;
@@ -303,6 +308,14 @@ static int format_from_content(const char *p, size_t n)
         i++;
     if (i >= n || (p[i] != '{' && p[i] != '['))
         return REPFIX_FORMAT_TEXT;
+    /* "[link](url)", "[TOOL_CALLS]", "{{template}}" are text: what follows
+     * the bracket must be able to continue a JSON value */
+    size_t k = i + 1;
+    while (k < n && (p[k] == ' ' || p[k] == '\t' || p[k] == '\r' || p[k] == '\n'))
+        k++;
+    if (k < n && !(p[i] == '{' ? (p[k] == '"' || p[k] == '}')
+                               : (strchr("{[\"-0123456789tfn]", p[k]) != NULL)))
+        return REPFIX_FORMAT_TEXT;
     const char *nl = memchr(p + i, '\n', n - i);
     if (nl && p[i] == '{') {
         cJSON *j = cJSON_ParseWithLengthOpts(p + i, (size_t)(nl - (p + i)), NULL, 0);
@@ -329,6 +342,12 @@ int cli_setup_ctx(repfix_ctx *ctx, const cli_opts *o, int format)
         st = repfix_set_param(ctx, REPFIX_P_UNICODE_PADDING, o->unicode_padding);
     for (size_t i = 0; !st && i < o->n_fields; i++)
         st = repfix_add_field(ctx, o->fields[i]);
+    for (size_t i = 0; !st && i < o->n_patterns; i++) {
+        char err[256];
+        st = repfix_add_toolcall_pattern(ctx, o->patterns[i], err, sizeof err);
+        if (st)
+            cli_error("--toolcall-pattern '%s': %s", o->patterns[i], err);
+    }
     return st;
 }
 
@@ -682,6 +701,7 @@ int main(int argc, char **argv)
     if (rc) {
         free(o.files);
         free(o.fields);
+    free(o.patterns);
         return rc;
     }
     signal(SIGPIPE, SIG_IGN); /* a closed output is an error we report */
@@ -699,6 +719,7 @@ int main(int argc, char **argv)
         if (rc) {
             free(o.files);
             free(o.fields);
+    free(o.patterns);
             return rc;
         }
     }
@@ -710,6 +731,7 @@ int main(int argc, char **argv)
             cli_error("%s: %s", o.report, strerror(errno));
             free(o.files);
             free(o.fields);
+    free(o.patterns);
             return 2;
         }
     }
@@ -771,6 +793,7 @@ int main(int argc, char **argv)
     free(rcs);
     free(o.files);
     free(o.fields);
+    free(o.patterns);
     if (worst)
         return worst;
     return o.check && findings ? 1 : 0;

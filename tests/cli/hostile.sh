@@ -155,7 +155,7 @@ if [ $have_json = 1 ]; then
     check "$([ "$(size "$tmp/out")" -lt 1000 ] && echo 0)" "100 MB of \\n escapes: $(size "$tmp/out") bytes left"
     check "$(jq -e .a "$tmp/out" >/dev/null 2>&1 && echo 0)" "100 MB of \\n escapes: output is not JSON"
 fi
-printf 'hostile: %s escapes %s bytes -> %s: %s ms, %s KiB\n' '\\n' "$(size "$tmp/in")" "$(size "$tmp/out")" "$ms" "$kb"
+printf 'hostile: %s escapes %s bytes -> %s: %s ms, %s KiB\n' '\n' "$(size "$tmp/in")" "$(size "$tmp/out")" "$ms" "$kb"
 rm -f "$tmp/in" "$tmp/out"
 
 # Half a million lines, each with a defect: findings must not pile up.
