@@ -65,6 +65,8 @@
  */
 #include "internal.h"
 
+#include <cjson/cJSON.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,6 +116,8 @@ struct json_state {
     uint64_t deep;   /* S_DEEP: open brackets beyond the stack */
     bool deep_str, deep_esc;
     uint64_t line;   /* line of the next byte */
+    rbuf doc;        /* the document, for tool calls, up to DOC_MAX bytes */
+    bool doc_over;   /* the document outgrew DOC_MAX: no tool-call check */
 
     /* string */
     bool is_key;
@@ -185,6 +189,7 @@ void json_free(json_state *j)
     if (!j)
         return;
     rbuf_free(&j->sbuf);
+    rbuf_free(&j->doc);
     rbuf_free(&j->run);
     rbuf_free(&j->dec);
     rbuf_free(&j->clean);
@@ -200,7 +205,10 @@ void json_reset(json_state *j)
 {
     level *stack = j->stack;
     rbuf keep[8] = {j->sbuf, j->run, j->dec, j->clean, j->esc_out, j->rep, j->found, j->segs};
+    rbuf doc = j->doc;
     memset(j, 0, sizeof *j);
+    j->doc = doc;
+    j->doc.len = 0;
     j->stack = stack;
     j->sbuf = keep[0];
     j->run = keep[1];
@@ -1213,9 +1221,23 @@ static bool number_byte(repfix_ctx *ctx, json_state *j, chunk *c, size_t i, char
     return false;
 }
 
+/* Tool calls are compared on the parsed document, so a copy of it is kept
+ * while it is small enough for that to be cheap; a structured-output
+ * document with tool calls is a few KiB. */
+#define DOC_MAX (8u << 20)
+
 void json_feed(repfix_ctx *ctx, const char *p, size_t n)
 {
     json_state *j = ctx->json;
+    if (kind_on(ctx, REPFIX_K_TOOLCALL_REPEAT) && !j->doc_over) {
+        if (j->doc.len + n > DOC_MAX) {
+            j->doc_over = true;
+            rbuf_free(&j->doc);
+        } else if (!rbuf_append(&j->doc, p, n)) {
+            ctx_fail(ctx, REPFIX_E_NOMEM);
+            return;
+        }
+    }
     chunk c = {p, ctx->in_off, 0};
     size_t i = 0;
     while (i < n && !ctx->error) {
@@ -1362,4 +1384,10 @@ void json_end(repfix_ctx *ctx)
     }
     if (j->in_run)
         run_end(ctx, j, -1);
+    if (kind_on(ctx, REPFIX_K_TOOLCALL_REPEAT) && !j->doc_over && j->doc.len && !ctx->error) {
+        cJSON *root = cJSON_ParseWithLengthOpts(j->doc.p, j->doc.len, NULL, 0);
+        if (root) /* a truncated or broken document has no reliable calls */
+            toolcall_record(ctx, root);
+        cJSON_Delete(root);
+    }
 }
