@@ -514,12 +514,19 @@ static bool checkpoint(repfix_ctx *ctx, uint64_t x, bool may_start, bool exact)
     if (maxp && !exact)
         tail = 3;
     uint32_t last = 0;
-    memcpy(&last, b + x - k, (size_t)k);
+    if (!exact && maxp)
+        memcpy(&last, b + x - 4, 4);
+    unsigned char last1 = b[x - 1];
     for (uint64_t p = 1; p <= maxp; p++) {
-        uint32_t w = 0;
-        memcpy(&w, b + x - k - p, (size_t)k);
-        if (w != last)
-            continue;
+        if (exact) {
+            if (b[x - 1 - p] != last1)
+                continue;
+        } else {
+            uint32_t w;
+            memcpy(&w, b + x - 4 - p, 4);
+            if (w != last)
+                continue;
+        }
         uint64_t lim = avail - p < SHORT_TAIL_CAP ? avail - p : SHORT_TAIL_CAP, t = k;
         while (t < lim && b[x - 1 - t] == b[x - 1 - t - p])
             t++;

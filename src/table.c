@@ -109,6 +109,7 @@ struct table_state {
     bool para_open;
     uint32_t para_qd; /* quote depth of the open paragraph */
     bool tainted;
+    bool cr_seen;     /* a bare CR: cmark's lines are not ours any more */
     bool rec_valid;
     uint32_t rec_qd, rec_w;
     /* the open table */
@@ -142,7 +143,7 @@ void table_free(table_state *t)
 
 void table_reset(table_state *t)
 {
-    t->holding = t->para_open = t->tainted = t->rec_valid = false;
+    t->holding = t->para_open = t->tainted = t->rec_valid = t->cr_seen = false;
     t->in_table = t->passive = t->aligned = t->list = false;
     t->held.len = 0;
     t->next_group = 0;
@@ -161,27 +162,47 @@ static bool is_spacechar(char c)
     return c == ' ' || c == '\t' || c == '\v' || c == '\f';
 }
 
+/* Columns of the spaces and tabs at p[i..) from column col (tabs to the
+ * next multiple of 4); *end is the first other byte. */
+static uint32_t ws_cols(const char *p, size_t len, size_t i, uint32_t col, size_t *end)
+{
+    uint32_t c = col;
+    for (; i < len && is_pad(p[i]); i++)
+        c = p[i] == '\t' ? c + 4 - c % 4 : c + 1;
+    *end = i;
+    return c - col;
+}
+
 /* Quote markers, indentation and list marker of the line (CommonMark 5.1,
- * 5.2), approximated the way scan.c does: tabs count to the next multiple
- * of 4 and the optional space after '>' is one byte. */
+ * 5.2, 2.2): columns count from the line's start, and the optional space
+ * after '>' may be one column of a tab. */
 static lineinfo line_info(const char *p, size_t len)
 {
     lineinfo li = {0, 0, 0, 0, 0, false, false, false, 0};
-    size_t i = 0, ws;
+    size_t i = 0, j;
+    uint32_t col = 0, eat = 0;
     for (;;) {
-        uint32_t ind = line_indent(p + i, len - i, &ws);
+        uint32_t w = ws_cols(p, len, i, col, &j);
+        uint32_t ind = w - eat;
         if (li.qd == 0)
             li.qcol = ind;
-        if (ind <= 3 && i + ws < len && p[i + ws] == '>') {
-            i += ws + 1;
-            if (i < len && (p[i] == ' ' || p[i] == '\t'))
+        if (ind <= 3 && j < len && p[j] == '>') {
+            i = j + 1;
+            col += w + 1;
+            eat = 0;
+            if (i < len && p[i] == ' ') {
                 i++;
+                col++;
+            } else if (i < len && p[i] == '\t') {
+                eat = 1;
+            }
             li.qd++;
             continue;
         }
         li.ind = ind;
         li.cstart = i;
-        i += ws;
+        col += w;
+        i = j;
         break;
     }
     li.fn = i;
@@ -201,8 +222,8 @@ static lineinfo line_info(const char *p, size_t len)
     if (m == 0 || (i + m < len && !is_pad(p[i + m])))
         return li;
     li.marker = true;
-    uint32_t sp = line_indent(p + i + m, len - i - m, &ws);
-    li.fn = i + m + ws;
+    uint32_t sp = ws_cols(p, len, i + m, col + (uint32_t)m, &j);
+    li.fn = j;
     if (li.fn >= len || sp > 4) {
         li.marker_bad = true; /* an empty item, or one opening with code */
         sp = 1;
@@ -935,13 +956,15 @@ bool table_line(repfix_ctx *ctx, const line_view *lv)
     table_state *t = ctx->table;
     if (!table_kinds(ctx) || ctx->error)
         return false;
-    if (t->tainted)
+    if (t->tainted || t->cr_seen)
         return false;
     lineinfo li = line_info(lv->p, lv->len);
     if (memchr(lv->p, '\r', lv->len)) {
-        /* cmark ends a line at a bare CR; scan.c does not */
+        /* cmark ends a line at a bare CR, scan.c does not: what follows may
+         * be a fence or an HTML block neither of us tracks. Detect nothing
+         * more in this stream. */
         table_flush(ctx);
-        t->tainted = true;
+        t->cr_seen = true;
         return false;
     }
     if (t->in_table) {
