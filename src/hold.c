@@ -130,6 +130,17 @@ uint64_t amap_in(const repfix_ctx *ctx, uint64_t a)
     return m->in_off + (d < m->in_len ? d : m->in_len);
 }
 
+/* Hands n stage A bytes, already in the address map, to stage B. */
+static void stage_b_feed(repfix_ctx *ctx, const char *p, size_t n, block_kind block)
+{
+    /* JSONL records skip stage B: repeated records are data, and loops in
+     * their text fields are found by the nested text context (jsonl.c) */
+    if (kind_on(ctx, REPFIX_K_REPEAT) && ctx->repeat && ctx->format != REPFIX_FORMAT_JSONL)
+        repeat_feed(ctx, p, n, block);
+    else
+        out_keep(ctx, p, n);
+}
+
 void stage_a_emit(repfix_ctx *ctx, const char *p, size_t n, uint64_t in_off,
                   uint64_t in_len, block_kind block)
 {
@@ -142,12 +153,7 @@ void stage_a_emit(repfix_ctx *ctx, const char *p, size_t n, uint64_t in_off,
     if (n == 0)
         return;
     ctx->a_off += n;
-    /* JSONL records skip stage B: repeated records are data, and loops in
-     * their text fields are found by the nested text context (jsonl.c) */
-    if (kind_on(ctx, REPFIX_K_REPEAT) && ctx->repeat && ctx->format != REPFIX_FORMAT_JSONL)
-        repeat_feed(ctx, p, n, block);
-    else
-        out_keep(ctx, p, n);
+    stage_b_feed(ctx, p, n, block);
 }
 
 void out_keep(repfix_ctx *ctx, const char *p, size_t n)
@@ -233,8 +239,24 @@ void line_emit(repfix_ctx *ctx, const line_view *lv, block_kind block)
     }
     if (!rbuf_append(out, lv->p + pos, total - pos))
         ctx_fail(ctx, REPFIX_E_NOMEM);
+    /* one mark per unchanged piece and per edit, so a loop that starts or
+     * ends in this line maps back to exact input offsets */
+    pos = 0;
+    for (size_t i = 0; i <= ctx->n_edits && !ctx->error; i++) {
+        const line_edit *e = i < ctx->n_edits ? &ctx->edits[i] : NULL;
+        size_t same = (e ? e->start : total) - pos;
+        if (same && !amap_add(ctx, same, lv->in_off + pos, same))
+            ctx_fail(ctx, REPFIX_E_NOMEM);
+        ctx->a_off += same;
+        if (!e)
+            break;
+        if (!amap_add(ctx, e->rep_len, lv->in_off + e->start, e->end - e->start))
+            ctx_fail(ctx, REPFIX_E_NOMEM);
+        ctx->a_off += e->rep_len;
+        pos = e->end;
+    }
     ctx->n_edits = 0;
     ctx->edit_bytes.len = 0;
-    if (!ctx->error)
-        stage_a_emit(ctx, out->p, out->len, lv->in_off, total, block);
+    if (!ctx->error && out->len)
+        stage_b_feed(ctx, out->p, out->len, block);
 }
