@@ -23,7 +23,7 @@ CLI_SRC = $(wildcard src/cli/*.c)
 LIB_OBJ = $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
 CLI_OBJ = $(CLI_SRC:src/cli/%.c=$(BUILD)/obj/cli/%.o)
 
-.PHONY: all deps test check demo bench fuzz install uninstall clean
+.PHONY: all deps test check demo bench fuzz fuzz-deps install uninstall clean
 all: deps $(BUILD)/librepfix.a $(BUILD)/librepfix.so $(BUILD)/repfix $(BUILD)/repfix.pc
 
 # Installs missing Debian packages when root; otherwise names them and stops.
@@ -81,8 +81,11 @@ FUZZ_CC ?= clang
 FUZZ_SAN = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_OBJ = $(LIB_SRC:src/%.c=$(BUILD)/fuzz/o/%.o)
 FUZZ_BIN = $(BUILD)/fuzz/fuzz_text $(BUILD)/fuzz/fuzz_json $(BUILD)/fuzz/fuzz_jsonl
+FUZZ_PKGS ?= clang libclang-rt-14-dev
+fuzz-deps:
+	@sh tools/deps.sh $(FUZZ_PKGS)
 .PRECIOUS: $(BUILD)/fuzz/o/%.o
-$(BUILD)/fuzz/o/%.o: src/%.c include/repfix.h src/internal.h | deps
+$(BUILD)/fuzz/o/%.o: src/%.c include/repfix.h src/internal.h | deps fuzz-deps
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer-no-link $(WARN) -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc $(DEP_CFLAGS) -c $< -o $@
 $(BUILD)/fuzz/fuzz_%: fuzz/target.c fuzz/oracle.h $(FUZZ_OBJ)

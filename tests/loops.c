@@ -8,13 +8,16 @@
  *  - detection: loops injected at line, paragraph, sentence and word scale
  *    in the middle, and at line, paragraph and sentence scale at the end of
  *    input (the model hit its limit, a partial copy may follow), plus
- *    near-duplicate runs with a counter: the output of the injected
- *    document must equal the output of the document without the loop;
+ *    near-duplicate runs with a counter ("Step N: <line>", 32..40 copies
+ *    mid text, 4..12 and a cut-off copy at the end): the output of the
+ *    injected document must equal the output of the document without the
+ *    loop (for counters: with its first copy);
  *  - chunking invariance (random feeds) and idempotence on the injected
  *    documents.
  * Injection sizes follow the documented thresholds: lines in code, HTML
  * blocks and tables get >= 16 copies; short periods >= 16 copies over
- * >= 64 bytes. The pass line needs detection >= 95% and 0 false positives.
+ * >= 64 bytes. The pass line needs detection >= 95% (exact loops and
+ * near-duplicates separately) and 0 false positives.
  * Usage: loops REPFIX [-v|-vv] [FILE|DIR...] (-vv dumps misses to /tmp)
  */
 #include "harness.h"
@@ -119,9 +122,11 @@ static int has_repeat(const t_result *r)
 
 /* ---- the evaluation --------------------------------------------------- */
 
-enum { SC_LINE, SC_PARA, SC_SENT, SC_WORD, SC_END_LINE, SC_END_PARA, SC_END_SENT, SC_COUNTER, SC_N };
-static const char *const sc_name[SC_N] = {"line",     "paragraph", "sentence",  "word",
-                                          "end-line", "end-para",  "end-sentence", "counter"};
+enum { SC_LINE, SC_PARA, SC_SENT, SC_WORD, SC_END_LINE, SC_END_PARA, SC_END_SENT, SC_COUNTER,
+       SC_END_COUNTER, SC_N };
+static const char *const sc_name[SC_N] = {"line",     "paragraph", "sentence",     "word",
+                                          "end-line", "end-para",  "end-sentence", "counter",
+                                          "end-counter"};
 static int tried[SC_N], found[SC_N], fp_docs, docs, chunk_fail, idem_fail;
 
 /* Builds (injected, original) for scale sc; returns 0 when the document has
@@ -256,20 +261,32 @@ static int make_case(const char *d, size_t n, const line_info *L, size_t nl, int
             sb_add(inj, s, part);
             return 1;
         }
-        case SC_COUNTER: {
+        case SC_COUNTER:
+        case SC_END_COUNTER: {
             if (!prose || s[l->len - 1] != '\n' || l->len > 200)
                 continue;
-            /* "Step N: <line>" numbered from 1, 32..40 copies, mid text */
-            size_t c = rndr(32, 40);
+            /* "Step N: <line>" numbered from 2 after the line: 32..40 copies
+             * mid text, or 4..12 copies and a copy cut in its middle at the
+             * end (the token limit); the first copy stays */
+            size_t c = sc == SC_COUNTER ? rndr(32, 40) : rndr(4, 12);
             char num[32];
             sb_add(inj, d, l->start + l->len);
+            sb_add(orig, d, l->start + l->len);
+            sb_add(orig, "Step 2: ", 8);
+            sb_add(orig, s, l->len);
             for (size_t k = 0; k < c; k++) {
                 int m = snprintf(num, sizeof num, "Step %zu: ", k + 2);
                 sb_add(inj, num, (size_t)m);
                 sb_add(inj, s, l->len);
             }
-            sb_add(inj, d + l->start + l->len, n - l->start - l->len);
-            sb_add(orig, d, n);
+            if (sc == SC_COUNTER) {
+                sb_add(inj, d + l->start + l->len, n - l->start - l->len);
+                sb_add(orig, d + l->start + l->len, n - l->start - l->len);
+            } else {
+                int m = snprintf(num, sizeof num, "Step %zu: ", c + 2);
+                sb_add(inj, num, (size_t)m);
+                sb_add(inj, s, rndr(1, (l->len - 1) / 2));
+            }
             return 1;
         }
         }
@@ -410,17 +427,21 @@ int main(int argc, char **argv)
         printf("  %-13s %4d/%-4d detected\n", sc_name[sc], found[sc], tried[sc]);
         t += tried[sc];
         f += found[sc];
-        if (sc != SC_COUNTER) {
+        if (sc != SC_COUNTER && sc != SC_END_COUNTER) {
             t_exact += tried[sc];
             f_exact += found[sc];
         }
     }
+    int t_near = t - t_exact, f_near = f - f_exact;
     double rate = t_exact ? 100.0 * f_exact / t_exact : 0;
-    printf("loops: %d documents, exact loops detected %d/%d (%.1f%%), all %d/%d, "
-           "false positives %d, chunking %d, idempotence %d\n",
-           docs, f_exact, t_exact, rate, f, t, fp_docs, chunk_fail, idem_fail);
+    double near_rate = t_near ? 100.0 * f_near / t_near : 100.0;
+    printf("loops: %d documents, exact loops detected %d/%d (%.1f%%), near-duplicate %d/%d "
+           "(%.1f%%), all %d/%d, false positives %d, chunking %d, idempotence %d\n",
+           docs, f_exact, t_exact, rate, f_near, t_near, near_rate, f, t, fp_docs, chunk_fail,
+           idem_fail);
     CHECK(docs > 0, "no documents");
     CHECK(rate >= 95.0, "detection %.1f%% < 95%%", rate);
+    CHECK(near_rate >= 95.0, "near-duplicate detection %.1f%% < 95%%", near_rate);
     CHECK(fp_docs == 0, "%d documents with false positives", fp_docs);
     CHECK(chunk_fail == 0, "chunking invariance failed %d times", chunk_fail);
     CHECK(idem_fail == 0, "idempotence failed %d times", idem_fail);
