@@ -105,6 +105,7 @@ typedef struct repeat_state repeat_state;
 typedef struct json_state json_state;
 typedef struct jsonl_state jsonl_state;
 typedef struct toolcall_state toolcall_state;
+typedef struct nearloop_state nearloop_state;
 struct cJSON;
 
 /* A finding waiting for its output offsets. */
@@ -143,6 +144,7 @@ struct repfix_ctx {
     json_state *json;
     jsonl_state *jsonl;
     toolcall_state *toolcall;
+    nearloop_state *nearloop;
 
     /* edits of the current line */
     line_edit *edits;
@@ -300,6 +302,15 @@ void jsonl_feed(repfix_ctx *ctx, const char *p, size_t n);
 void jsonl_end(repfix_ctx *ctx);
 /* A --field path ("a.b[].c", "[0].text"): non-empty names, [] or [N]. */
 bool jsonl_path_ok(const char *path);
+
+/* nearloop.c: near-duplicate loops of lines (kind repeat). scan_line
+ * offers every line first; true when it took the line (held, replayed or
+ * dropped it). nearloop_end: end of input, before the other flushes. */
+nearloop_state *nearloop_new(void);
+void nearloop_free(nearloop_state *s);
+void nearloop_reset(nearloop_state *s);
+bool nearloop_line(repfix_ctx *ctx, const line_view *lv);
+void nearloop_end(repfix_ctx *ctx);
 
 /* toolcall.c: toolcall-repeat. */
 toolcall_state *toolcall_new(void);

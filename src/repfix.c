@@ -46,7 +46,9 @@ repfix_ctx *repfix_ctx_new(void)
     ctx->json = json_new();
     ctx->jsonl = jsonl_new();
     ctx->toolcall = toolcall_new();
-    if (!ctx->table || !ctx->repeat || !ctx->json || !ctx->jsonl || !ctx->toolcall) {
+    ctx->nearloop = nearloop_new();
+    if (!ctx->table || !ctx->repeat || !ctx->json || !ctx->jsonl || !ctx->toolcall ||
+        !ctx->nearloop) {
         repfix_ctx_free(ctx);
         return NULL;
     }
@@ -64,6 +66,7 @@ void repfix_ctx_free(repfix_ctx *ctx)
     jsonl_free(ctx->jsonl);
     repfix_ctx_free(ctx->nested);
     toolcall_free(ctx->toolcall);
+    nearloop_free(ctx->nearloop);
     newline_free(&ctx->nl);
     rbuf_free(&ctx->line);
     rbuf_free(&ctx->edit_bytes);
@@ -98,6 +101,7 @@ repfix_status repfix_ctx_reset(repfix_ctx *ctx)
     json_reset(ctx->json);
     jsonl_reset(ctx->jsonl);
     toolcall_reset(ctx->toolcall);
+    nearloop_reset(ctx->nearloop);
     ctx->n_edits = 0;
     ctx->edit_bytes.len = 0;
     ctx->a_off = ctx->a_final = ctx->dropped = 0;

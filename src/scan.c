@@ -226,6 +226,8 @@ static void fragment_line(repfix_ctx *ctx, const line_view *lv)
 void scan_line(repfix_ctx *ctx, const line_view *lv)
 {
     scan_state *s = &ctx->scan;
+    if (kind_on(ctx, REPFIX_K_REPEAT) && nearloop_line(ctx, lv))
+        return;
     if (lv->partial || s->in_fragment) {
         /* an over-long line is no tool call: held call blocks go out first */
         if (!s->in_fragment && kind_on(ctx, REPFIX_K_TOOLCALL_REPEAT))
@@ -391,6 +393,8 @@ void scan_end(repfix_ctx *ctx)
         complete_line(ctx, ctx->line.p, ctx->line.len);
         ctx->line.len = 0;
     }
+    if (kind_on(ctx, REPFIX_K_REPEAT))
+        nearloop_end(ctx);
     if (kind_on(ctx, REPFIX_K_TOOLCALL_REPEAT))
         toolcall_flush(ctx);
     table_flush(ctx);

@@ -1,0 +1,591 @@
+/*
+ * nearloop.c - near-duplicate loops of lines: `repeat` for copies that
+ * differ only in counters, numbering, punctuation, spacing or ASCII case
+ * ("Step 4: Verify the result." / "Step 5: Verify the result." / ...).
+ *
+ * The loop detector of stage B (repeat.c) finds exact loops only. This one
+ * sits at the front of stage A: scan_line offers it every complete line
+ * first. A line is normalized (ASCII letters lowercased, each run of ASCII
+ * digits one '0', other ASCII punctuation and white space dropped, other
+ * bytes kept) and hashed, with a second hash of its exact bytes. A run is a
+ * sequence of lines periodic in the normalized hash with a period of 1 to
+ * NL_MAX_PERIOD lines, cut into copies of that many lines from its first
+ * line; the period is the smallest one.
+ *
+ * Rules (the contract's: near-duplicates are loops only when they run to
+ * the end of the input or reach 32 copies; real changelogs, version lists
+ * and link references are full of lines that differ only in numbers):
+ *  - mid text: >= NL_MIN_MID (32) copies, and more than `keep`; in code
+ *    (the run starts inside a fenced block or an HTML block, or at a line
+ *    indented by a tab or 4 spaces outside a list) NL_MIN_MID_CODE (256):
+ *    unrolled code (`reg[7] = read_register(dev, 7);` 40 times) is real;
+ *  - at the end of input: >= NL_MIN_END_CUT (4) copies covering >= 64
+ *    bytes when the last line is cut off (it has no line end and is a strict
+ *    normalized prefix of the line it should repeat: the model hit its token
+ *    limit), else >= NL_MIN_END (16) copies covering >= 256 bytes;
+ *  - copy 2 differs from copy 1 byte for byte, and at least half of all
+ *    pairs of neighbouring copies differ (exact loops are repeat.c's: a run
+ *    of exact copies is never held here and passes through to stage B);
+ *  - a copy has >= 8 letters;
+ *  - never part of a run: over-long lines (fragments, > NL_LINE_MAX bytes),
+ *    lines with a '|' (table rows), lines starting with '<' (HTML), link
+ *    reference and footnote definitions ("[1]: http://..."), lines starting
+ *    with a date, time or number list ("2024-06-11T09:14", "14:02:12",
+ *    "[2024-...", "10431,2024-..."), lines with more than half as many
+ *    digits as letters (data), lines with a link ("](", "://"): release
+ *    lists, changelogs and references look exactly like counter loops.
+ * The block of a held line is not known until it is replayed, but when a
+ * run starts every line before it has been scanned, so the block context at
+ * its first line is.
+ * A confirmed loop keeps its first `keep` copies; the others are dropped, and
+ * at the end of input the trailing partial copy too. One `repeat` finding
+ * per run: start of copy 1 to the end of the last dropped byte, period =
+ * bytes of copy 1, copies, count = copies removed.
+ *
+ * Holding (the documented bound): a line with an ASCII digit, and the lines
+ * after it while some are held, wait until they cannot start a run (for
+ * every period a pair of lines one period apart differs), at most
+ * 2 * NL_MAX_PERIOD lines; a line without digits when nothing is held passes
+ * at once, so the first copy of a run starts at a line with a digit or
+ * after one (the phase of the copies may shift by the lines before it).
+ * A candidate run holds its copies until it is confirmed or breaks, at most
+ * NL_HOLD_MAX bytes (beyond that it is given up and passes through while it
+ * continues); a confirmed loop streams, holding only the copy being read.
+ * Held lines are released by replaying them through scan_line (with
+ * `replaying` set), so the block context sees every line in input order.
+ * Dropped lines are never scanned: the block context after a loop is the one
+ * after its kept copies, as it is when the output is read again
+ * (idempotence). Lines a later stage replays (toolcall.c) come back with
+ * offsets below `in_seen` and pass through.
+ *
+ * Chunking invariance: every decision is made at a line end from the
+ * content of lines, and the last line of the input is the one without a
+ * line end (scan_end), so splits of the input change nothing.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define NL_MAX_PERIOD 8u
+#define NL_MIN_MID 32u
+#define NL_MIN_MID_CODE 256u
+#define NL_MIN_END 16u
+#define NL_MIN_END_BYTES 256u
+#define NL_MIN_END_CUT 4u
+#define NL_MIN_END_CUT_BYTES 64u
+#define NL_MIN_LETTERS 8u
+#define NL_LINE_MAX (16u * 1024)
+#define NL_HOLD_MAX (256u * 1024)
+#define NL_GROUP_BASE 0x40000000u
+
+typedef struct {
+    size_t off;          /* bytes in q */
+    size_t len, eol;
+    uint64_t in_off, line;
+    uint64_t nh, xh;     /* normalized and exact hash */
+    uint32_t letters;
+    bool done;           /* emitted or dropped; kept as the reference copy */
+} nl_line;
+
+enum { NL_IDLE, NL_RUN, NL_LOOP, NL_PASS };
+
+struct nearloop_state {
+    rbuf q;
+    nl_line *ln;
+    size_t n, cap;
+    size_t first_held;   /* lines before it are done */
+    bool replaying;
+    uint64_t in_seen;
+    int state;
+    uint32_t p;          /* period in lines */
+    size_t r0;           /* first line of the run (of copy 1), while RUN */
+    size_t cursor;       /* next line the run has not seen */
+    uint32_t pos;        /* lines of the copy being read */
+    uint64_t copies;     /* complete copies */
+    uint64_t differ;     /* neighbouring complete copies that differ exactly */
+    bool cur_differs;    /* the copy being read differs from the one before */
+    uint64_t kept;       /* copies emitted (confirmed loop) */
+    uint64_t held_bytes; /* bytes of held run lines */
+    bool code;           /* the run starts in code or an HTML block */
+    size_t lim;          /* lines the state machine may look at */
+    bool final;          /* the last line of the input (no line end) is held */
+    bool at_end;         /* no more lines: a period still open fails */
+    bool tail;           /* the last line is a cut-off copy line */
+    /* the finding of a confirmed loop */
+    uint32_t group, next_group;
+    uint64_t period_bytes, reported;
+};
+
+nearloop_state *nearloop_new(void)
+{
+    return calloc(1, sizeof(nearloop_state));
+}
+
+void nearloop_free(nearloop_state *s)
+{
+    if (!s)
+        return;
+    rbuf_free(&s->q);
+    free(s->ln);
+    free(s);
+}
+
+void nearloop_reset(nearloop_state *s)
+{
+    s->q.len = 0;
+    s->n = s->first_held = 0;
+    s->replaying = false;
+    s->in_seen = 0;
+    s->state = NL_IDLE;
+    s->tail = s->final = s->at_end = false;
+    s->next_group = 0;
+}
+
+/* ---- line analysis -------------------------------------------------- */
+
+static bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+static bool is_alpha(unsigned char c) { return (unsigned char)((c | 0x20) - 'a') < 26; }
+
+#define FNV_OFF 14695981039346656037ull
+#define FNV_PRIME 1099511628211ull
+
+/* Appends the normalized form of p (see the header) to out, or hashes it
+ * when out is NULL; returns the hash. out has len bytes reserved. */
+static uint64_t normalize(const char *p, size_t len, rbuf *out)
+{
+    uint64_t h = FNV_OFF;
+    bool in_num = false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (is_digit(c)) {
+            if (in_num)
+                continue;
+            in_num = true;
+            c = '0';
+        } else {
+            in_num = false;
+            if (is_alpha(c))
+                c |= 0x20;
+            else if (c < 0x80)
+                continue;
+        }
+        h = (h ^ c) * FNV_PRIME;
+        if (out && !rbuf_append(out, &c, 1))
+            return 0;
+    }
+    return h;
+}
+
+/* A line that is never part of a near-duplicate run (see the header). */
+static bool data_line(const char *p, size_t len, uint32_t *letters)
+{
+    if (len > NL_LINE_MAX || memchr(p, '|', len))
+        return true;
+    size_t i = 0;
+    while (i < len && i < 4 && (p[i] == ' ' || p[i] == '\t'))
+        i++;
+    if (i < len && p[i] == '<')
+        return true;
+    if (i < len && p[i] == '[') {
+        const char *e = memchr(p + i, ']', len - i);
+        if (e && (size_t)(e - p) + 1 < len && e[1] == ':')
+            return true; /* link reference or footnote definition */
+    }
+    size_t j = i < len && (p[i] == '[' || p[i] == '(') ? i + 1 : i;
+    size_t d = j;
+    while (d < len && is_digit((unsigned char)p[d]))
+        d++;
+    if (d > j && d + 1 < len && strchr("-:/.,_", p[d]) && is_digit((unsigned char)p[d + 1]))
+        return true; /* a date, a time, a record of numbers */
+    uint32_t lt = 0, dg = 0;
+    for (size_t k = 0; k < len; k++) {
+        unsigned char c = (unsigned char)p[k];
+        if (k + 2 < len && ((c == ']' && p[k + 1] == '(') ||
+                            (c == ':' && p[k + 1] == '/' && p[k + 2] == '/')))
+            return true; /* links: release lists, references */
+        if (is_digit(c))
+            dg++;
+        else if (is_alpha(c) || c >= 0xC0)
+            lt++;
+    }
+    *letters = lt;
+    return dg * 2 > lt;
+}
+
+/* ---- emission ------------------------------------------------------- */
+
+static void replay_line(repfix_ctx *ctx, nearloop_state *s, size_t i)
+{
+    nl_line *l = &s->ln[i];
+    if (l->done || ctx->error)
+        return;
+    l->done = true;
+    line_view lv = {s->q.p + l->off, l->len, l->eol, l->in_off, l->line, false};
+    s->replaying = true;
+    scan_line(ctx, &lv);
+    s->replaying = false;
+}
+
+static void drop_line(repfix_ctx *ctx, nearloop_state *s, size_t i)
+{
+    nl_line *l = &s->ln[i];
+    if (l->done)
+        return;
+    l->done = true;
+    stage_a_emit(ctx, NULL, 0, l->in_off, l->len + l->eol, BLOCK_PROSE);
+}
+
+static void release_to(repfix_ctx *ctx, nearloop_state *s, size_t end)
+{
+    for (size_t i = s->first_held; i < end && !ctx->error; i++)
+        replay_line(ctx, s, i);
+    if (end > s->first_held)
+        s->first_held = end;
+}
+
+static void drop_to(repfix_ctx *ctx, nearloop_state *s, size_t end)
+{
+    for (size_t i = s->first_held; i < end; i++)
+        drop_line(ctx, s, i);
+    if (end > s->first_held)
+        s->first_held = end;
+}
+
+/* Forgets done lines that no longer serve as the reference copy. */
+static void compact(nearloop_state *s)
+{
+    size_t keep_from = s->first_held;
+    if (s->state != NL_IDLE && s->n >= s->p && s->n - s->p < keep_from)
+        keep_from = s->n - s->p;
+    if (s->state == NL_RUN && s->r0 < keep_from)
+        keep_from = s->r0;
+    if (keep_from == 0)
+        return;
+    if (keep_from < s->n && keep_from < 64 && s->ln[keep_from].off < 64 * 1024)
+        return; /* cheap enough to keep for now */
+    size_t boff = keep_from < s->n ? s->ln[keep_from].off : s->q.len;
+    memmove(s->q.p, s->q.p + boff, s->q.len - boff);
+    s->q.len -= boff;
+    memmove(s->ln, s->ln + keep_from, (s->n - keep_from) * sizeof *s->ln);
+    s->n -= keep_from;
+    for (size_t i = 0; i < s->n; i++)
+        s->ln[i].off -= boff;
+    s->first_held -= keep_from;
+    s->cursor = s->cursor > keep_from ? s->cursor - keep_from : 0;
+    s->r0 = s->r0 > keep_from ? s->r0 - keep_from : 0; /* only RUN uses it */
+}
+
+/* ---- findings ------------------------------------------------------- */
+
+/* Adds or extends the finding of the confirmed loop; end is the input
+ * offset after the last dropped byte. */
+static void report(repfix_ctx *ctx, nearloop_state *s, uint64_t in_start, uint64_t line,
+                   uint64_t end)
+{
+    uint64_t removed = s->copies > (uint64_t)ctx->keep ? s->copies - (uint64_t)ctx->keep : 0;
+    /* the drop point is after the kept copies, including blank lines of
+     * theirs that newline.c still holds (they go out unchanged when short) */
+    uint64_t a = ctx->a_off + (ctx->nl.blanks ? ctx->nl.first.len + ctx->nl.rest.len : 0);
+    if (s->reported == 0) {
+        s->group = NL_GROUP_BASE + (s->next_group++ & (NL_GROUP_BASE - 1));
+        finding_add(ctx, REPFIX_K_REPEAT, in_start, end, a, a, line,
+                    s->period_bytes, s->copies, removed, s->group);
+    } else {
+        uint64_t before = s->reported - (uint64_t)ctx->keep;
+        finding_add(ctx, REPFIX_K_REPEAT, 0, end, a, a, 0, s->period_bytes,
+                    s->copies - s->reported, removed - before, s->group);
+    }
+    s->reported = s->copies;
+}
+
+static uint64_t line_end(const nl_line *l) { return l->in_off + l->len + l->eol; }
+
+/* ---- the run -------------------------------------------------------- */
+
+static bool near_enough(const nearloop_state *s)
+{
+    return s->copies >= 2 && s->differ * 2 >= s->copies - 1;
+}
+
+/* The candidate became a loop (s->copies > keep): emit the kept copies,
+ * drop the other complete ones, report. */
+static void confirm(repfix_ctx *ctx, nearloop_state *s)
+{
+    size_t kept_end = s->r0 + (size_t)ctx->keep * s->p;
+    size_t copies_end = s->r0 + (size_t)s->copies * s->p;
+    uint64_t in_start = s->ln[s->r0].in_off, line = s->ln[s->r0].line;
+    s->period_bytes = 0;
+    for (size_t i = s->r0; i < s->r0 + s->p; i++)
+        s->period_bytes += s->ln[i].len + s->ln[i].eol;
+    release_to(ctx, s, kept_end);
+    s->reported = 0;
+    report(ctx, s, in_start, line, line_end(&s->ln[copies_end - 1]));
+    drop_to(ctx, s, copies_end);
+    s->kept = (uint64_t)ctx->keep;
+    s->state = NL_LOOP;
+    if (ctx->stop_on_loop)
+        ctx->stopped = true;
+}
+
+/* The run ends before line brk (a mismatch): unconfirmed complete copies
+ * go out unchanged; the lines of an unfinished copy and brk go back to the
+ * window. */
+static void end_run(repfix_ctx *ctx, nearloop_state *s, size_t brk)
+{
+    if (s->state == NL_LOOP)
+        finding_close_group(ctx, s->group);
+    if (s->state == NL_PASS)
+        s->first_held = brk;
+    else if (s->state == NL_RUN)
+        release_to(ctx, s, s->r0 + (size_t)s->copies * s->p);
+    s->state = NL_IDLE;
+}
+
+/* Line i continues the run or ends it. */
+static void run_line(repfix_ctx *ctx, nearloop_state *s, size_t i)
+{
+    nl_line *l = &s->ln[i], *ref = &s->ln[i - s->p];
+    if (l->nh != ref->nh) {
+        end_run(ctx, s, i);
+        return;
+    }
+    if (l->xh != ref->xh)
+        s->cur_differs = true;
+    if (s->state == NL_PASS) {
+        replay_line(ctx, s, i);
+        s->first_held = i + 1;
+    } else if (s->state == NL_RUN) {
+        s->held_bytes += l->len + l->eol;
+    }
+    if (++s->pos < s->p)
+        return;
+    s->pos = 0;
+    s->copies++;
+    s->differ += s->cur_differs;
+    s->cur_differs = false;
+    if (s->state == NL_RUN) {
+        if (s->held_bytes > NL_HOLD_MAX) {
+            release_to(ctx, s, i + 1);
+            s->state = NL_PASS;
+        } else if (s->copies >= (s->code ? NL_MIN_MID_CODE : NL_MIN_MID) &&
+                   s->copies > (uint64_t)ctx->keep) {
+            if (near_enough(s)) {
+                confirm(ctx, s);
+            } else {
+                release_to(ctx, s, i + 1);
+                s->state = NL_PASS;
+            }
+        }
+    } else if (s->state == NL_LOOP) {
+        if (s->kept < (uint64_t)ctx->keep) {
+            s->kept++;
+            release_to(ctx, s, i + 1);
+        } else {
+            report(ctx, s, 0, 0, line_end(&s->ln[i]));
+            drop_to(ctx, s, i + 1);
+        }
+    }
+}
+
+/* The window (IDLE): decides whether the first held line starts a run.
+ * Returns 1 when a candidate started, 0 when the front was released, -1
+ * when it must wait for more lines. */
+static int front(repfix_ctx *ctx, nearloop_state *s)
+{
+    size_t f = s->first_held, w = s->lim - f;
+    for (uint32_t p = 1; p <= NL_MAX_PERIOD; p++) {
+        if (w <= p) {
+            if (s->at_end)
+                break;
+            return -1; /* no pair yet for this period */
+        }
+        size_t pairs = w - p < p ? w - p : p;
+        bool match = true, differs = false;
+        uint32_t letters = 0;
+        for (size_t k = 0; k < pairs && match; k++) {
+            match = s->ln[f + k].nh == s->ln[f + k + p].nh;
+            differs |= s->ln[f + k].xh != s->ln[f + k + p].xh;
+            letters += s->ln[f + k].letters;
+        }
+        if (!match || (pairs < p && s->at_end))
+            continue;
+        if (pairs < p)
+            return -1;
+        if (!differs || letters < NL_MIN_LETTERS)
+            break; /* exact copies (stage B's) or no words: not here */
+        s->state = NL_RUN;
+        s->p = p;
+        s->r0 = f;
+        s->pos = 0;
+        s->copies = 2;
+        s->differ = 1;
+        s->cur_differs = false;
+        s->kept = 0;
+        s->reported = 0;
+        s->held_bytes = 0;
+        /* every line before f has been scanned: the block context is known */
+        const char *lp = s->q.p + s->ln[f].off;
+        s->code = ctx->scan.fence_char || ctx->scan.html_end ||
+                  (s->ln[f].len > 0 && lp[0] == '\t') ||
+                  (s->ln[f].len >= 4 && memcmp(lp, "    ", 4) == 0 && !ctx->scan.in_list);
+        for (size_t k = f; k < f + 2 * p; k++)
+            s->held_bytes += s->ln[k].len + s->ln[k].eol;
+        s->cursor = f + 2 * p;
+        return 1;
+    }
+    release_to(ctx, s, f + 1);
+    return 0;
+}
+
+/* Runs the state machine over the lines not yet seen by it. */
+static void process(repfix_ctx *ctx, nearloop_state *s)
+{
+    while (!ctx->error) {
+        if (s->state == NL_IDLE) {
+            if (s->first_held >= s->lim || front(ctx, s) < 0)
+                return;
+            continue;
+        }
+        if (s->cursor >= s->lim)
+            return;
+        run_line(ctx, s, s->cursor);
+        if (s->state != NL_IDLE)
+            s->cursor++;
+    }
+}
+
+/* ---- entry points --------------------------------------------------- */
+
+/* The last line l is cut off: its normalized form is a strict prefix of
+ * that of ref, the line it should repeat. */
+static bool cut_copy(repfix_ctx *ctx, nearloop_state *s, const nl_line *l, const nl_line *ref)
+{
+    rbuf *a = &ctx->scratch;
+    a->len = 0;
+    if (!rbuf_reserve(a, l->len + ref->len)) {
+        ctx_fail(ctx, REPFIX_E_NOMEM);
+        return false;
+    }
+    normalize(s->q.p + l->off, l->len, a);
+    size_t alen = a->len;
+    normalize(s->q.p + ref->off, ref->len, a);
+    return !ctx->error && alen < a->len - alen && memcmp(a->p, a->p + alen, alen) == 0;
+}
+
+/* Ends everything before a line that cannot be part of a run (or a
+ * fragment): held lines go out unchanged, a confirmed loop ends. */
+static void break_all(repfix_ctx *ctx, nearloop_state *s)
+{
+    if (s->state == NL_LOOP)
+        finding_close_group(ctx, s->group);
+    release_to(ctx, s, s->n);
+    s->state = NL_IDLE;
+    s->n = s->first_held = 0;
+    s->q.len = 0;
+}
+
+bool nearloop_line(repfix_ctx *ctx, const line_view *lv)
+{
+    nearloop_state *s = ctx->nearloop;
+    if (!s || s->replaying || ctx->error || lv->in_off < s->in_seen)
+        return false;
+    s->in_seen = lv->in_off + lv->len + lv->eol;
+    uint32_t letters = 0;
+    bool digit = false;
+    if (lv->partial || ctx->scan.in_fragment) {
+        break_all(ctx, s);
+        return false;
+    }
+    if (s->state == NL_IDLE && s->first_held >= s->n) {
+        for (size_t k = 0; k < lv->len && !digit; k++)
+            digit = is_digit((unsigned char)lv->p[k]);
+        if (!digit) {
+            s->n = s->first_held = 0;
+            s->q.len = 0;
+            return false; /* the hot path */
+        }
+    }
+    if (data_line(lv->p, lv->len, &letters)) {
+        break_all(ctx, s);
+        return false;
+    }
+    uint64_t nh = normalize(lv->p, lv->len, NULL);
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 64;
+        nl_line *ln = realloc(s->ln, cap * sizeof *ln);
+        if (!ln) {
+            ctx_fail(ctx, REPFIX_E_NOMEM);
+            return true;
+        }
+        s->ln = ln;
+        s->cap = cap;
+    }
+    size_t total = lv->len + lv->eol;
+    if (!rbuf_append(&s->q, lv->p, total)) {
+        ctx_fail(ctx, REPFIX_E_NOMEM);
+        return true;
+    }
+    uint64_t xh = FNV_OFF;
+    for (size_t k = 0; k < total; k++)
+        xh = (xh ^ (unsigned char)lv->p[k]) * FNV_PRIME;
+    s->ln[s->n++] = (nl_line){s->q.len - total, lv->len, lv->eol, lv->in_off, lv->line,
+                              nh, xh, letters, false};
+    if (lv->eol == 0) {
+        s->final = true; /* the last line: nearloop_end decides */
+        return true;
+    }
+    s->lim = s->n;
+    process(ctx, s);
+    compact(s);
+    return true;
+}
+
+void nearloop_end(repfix_ctx *ctx)
+{
+    nearloop_state *s = ctx->nearloop;
+    if (!s || ctx->error)
+        return;
+    size_t fin = s->final ? s->n - 1 : s->n;
+    s->at_end = true;
+    s->lim = fin;
+    process(ctx, s);
+    if (s->final && (s->state == NL_RUN || s->state == NL_LOOP) && !ctx->error) {
+        const nl_line *l = &s->ln[fin], *ref = &s->ln[fin - s->p];
+        if (l->nh == ref->nh) {
+            s->lim = s->n;
+            run_line(ctx, s, fin);
+        } else if (cut_copy(ctx, s, l, ref)) {
+            s->tail = true;
+        } else {
+            end_run(ctx, s, fin);
+        }
+    }
+    if (s->state == NL_RUN || s->state == NL_LOOP) {
+        uint64_t bytes = 0;
+        size_t copies_end = s->r0 + (size_t)s->copies * s->p;
+        if (s->state == NL_RUN)
+            for (size_t i = s->r0; i < copies_end; i++)
+                bytes += s->ln[i].len + s->ln[i].eol;
+        bool loop = s->state == NL_LOOP;
+        if (!loop && near_enough(s) && s->copies > (uint64_t)ctx->keep)
+            loop = s->tail ? s->copies >= NL_MIN_END_CUT && bytes >= NL_MIN_END_CUT_BYTES
+                           : s->copies >= NL_MIN_END && bytes >= NL_MIN_END_BYTES;
+        if (loop) {
+            if (s->state == NL_RUN)
+                confirm(ctx, s);
+            if (s->first_held < s->n) { /* the trailing partial copy */
+                report(ctx, s, 0, 0, line_end(&s->ln[s->n - 1]));
+                drop_to(ctx, s, s->n);
+            }
+            finding_close_group(ctx, s->group);
+            if (ctx->stop_on_loop)
+                ctx->stopped = true;
+        }
+    }
+    release_to(ctx, s, s->n);
+    s->state = NL_IDLE;
+    s->tail = s->final = s->at_end = false;
+    s->n = s->first_held = 0;
+    s->q.len = 0;
+}
