@@ -10,8 +10,9 @@
  * Finding candidates, in one pass over a window of recent bytes:
  *  - short periods (1..SHORT_MAX bytes): at checkpoints (every CP_STEP bytes
  *    of stage A offset, and at each line end) the tail before the checkpoint
- *    is compared with itself at every lag up to SHORT_MAX; a tail that
- *    matches itself over two periods starts a candidate;
+ *    is compared with itself at every lag up to SHORT_MAX (a 16-byte
+ *    equality prefilter picks the few lags whose last bytes agree); a tail
+ *    that matches itself over two periods starts a candidate;
  *  - long periods (up to MAX_PERIOD): the text is cut at content-defined
  *    anchors (line ends, sentence and clause ends in Latin and CJK
  *    punctuation, and cuts of a gear hash that depend on the last 16 bytes
@@ -22,7 +23,10 @@
  *    its last 64 bytes, and its length) and looked up in a 4-way table of
  *    earlier anchors; a hit is confirmed with byte comparisons and
  *    extended backwards. The first segment that lies wholly inside copy 2
- *    finds copy 1, so copy 2 is still held when the loop is found.
+ *    finds copy 1, so copy 2 is still held when the loop is found. Only
+ *    bytes that may end a natural anchor (found 16 at a time) leave the
+ *    tight gear-hash loop, and a reset clears only the table sets written
+ *    since the last one (JSONL resets a nested context per string value).
  * The period found is reduced to the smallest divisor under which the
  * region is still periodic, so multiples and rotations give one answer.
  *
@@ -62,6 +66,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define WIN_HIST (64u * 1024)     /* history kept behind a_final */
 #define MAX_PERIOD (20u * 1024)   /* longest period looked for */
@@ -77,8 +84,14 @@
 #define HOLD_MAX (256u * 1024)    /* most bytes a candidate holds */
 #define SETUP_AFTER 32u            /* bytes a candidate matches before setup() */
 #define MIN_MATCH 12u              /* bytes a long candidate must match at once */
+/* Zero bytes kept after the last byte: 16-byte loads may pass a_in. */
+#define BUF_PAD 16u
 #define TABLE_BITS 11
 #define TABLE_WAYS 4
+/* Sets written since the last reset that a reset clears one by one; past
+ * that many it clears the whole table (JSONL resets a nested context for
+ * every string value, most of them short). */
+#define DIRTY_MAX 1024u
 #define N_TRANS 256
 /* Real changelogs and shortlogs hold up to 4 identical short list items or
  * dated lines in a row ("* New snapshot release"): such lines need 5. */
@@ -109,6 +122,8 @@ struct repeat_state {
     uint64_t nl_final; /* '\n' bytes below a_final */
     uint64_t gear[256];
     anchor_ent tab[TABLE_WAYS << TABLE_BITS];
+    uint16_t dirty[DIRTY_MAX]; /* sets written since the reset (the first DIRTY_MAX) */
+    uint64_t n_dirty;          /* writes since the reset */
     block_trans trans[N_TRANS];
     size_t n_trans;
     uint8_t last_block;
@@ -166,7 +181,12 @@ void repeat_reset(repeat_state *r)
         return;
     r->base = r->a_in = r->pos = r->safe = r->anchor = r->h = r->h_anchor = r->nl_final = 0;
     r->pend = UINT64_MAX;
-    memset(r->tab, 0, sizeof r->tab);
+    if (r->n_dirty > DIRTY_MAX)
+        memset(r->tab, 0, sizeof r->tab);
+    else
+        for (uint64_t i = 0; i < r->n_dirty; i++)
+            memset(&r->tab[(size_t)r->dirty[i] * TABLE_WAYS], 0, TABLE_WAYS * sizeof *r->tab);
+    r->n_dirty = 0;
     r->n_trans = 0;
     r->last_block = BLOCK_PROSE;
     r->state = ST_IDLE;
@@ -199,7 +219,7 @@ static bool append(repfix_ctx *ctx, const char *p, size_t n)
             size_t cap = r->cap ? r->cap : 4 * WIN_HIST;
             while (cap < len + n)
                 cap *= 2;
-            char *nb = realloc(r->buf, cap);
+            char *nb = realloc(r->buf, cap + BUF_PAD);
             if (!nb)
                 return false;
             r->buf = nb;
@@ -207,6 +227,7 @@ static bool append(repfix_ctx *ctx, const char *p, size_t n)
         }
     }
     memcpy(r->buf + len, p, n);
+    memset(r->buf + len + n, 0, BUF_PAD);
     r->a_in += n;
     return true;
 }
@@ -388,11 +409,30 @@ static uint64_t align(const repeat_state *r, uint64_t lo, uint64_t q, uint64_t p
     return lo;
 }
 
+static unsigned popcount64(uint64_t m)
+{
+#if defined(__GNUC__)
+    return (unsigned)__builtin_popcountll(m);
+#else
+    unsigned n = 0;
+    for (; m; m &= m - 1)
+        n++;
+    return n;
+#endif
+}
+
+/* Code points in [lo, lo + p): bytes that are not 10xxxxxx, 8 at a time. */
 static uint64_t code_points(const repeat_state *r, uint64_t lo, uint64_t p)
 {
-    uint64_t n = 0;
-    for (uint64_t i = 0; i < p; i++)
-        n += !is_cont(B(r, lo + i));
+    const unsigned char *s = (const unsigned char *)r->buf + (lo - r->base);
+    uint64_t n = p, i = 0;
+    for (; i + 8 <= p; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        n -= popcount64(w & ~(w << 1) & 0x8080808080808080ull); /* bit 7 set, bit 6 clear */
+    }
+    for (; i < p; i++)
+        n -= is_cont(s[i]);
     return n;
 }
 
@@ -459,11 +499,18 @@ static bool anchor_at(repfix_ctx *ctx, uint64_t x)
     /* the gear hash is linear: this removes the bytes before the segment */
     uint64_t seg = len < 64 ? r->h - (r->h_anchor << len) : r->h;
     uint64_t fp = seg ^ (len * 0xD6E8FEB86659FD93ull);
-    anchor_ent *set = &r->tab[((fp * 0x9E3779B97F4A7C15ull) >> (64 - TABLE_BITS)) * TABLE_WAYS];
-    anchor_ent *e = set;
-    for (int w = 1; w < TABLE_WAYS; w++) /* the way that holds fp, else the oldest */
-        if (e->fp != fp && (set[w].fp == fp || set[w].pos < e->pos))
+    size_t si = (size_t)((fp * 0x9E3779B97F4A7C15ull) >> (64 - TABLE_BITS));
+    anchor_ent *set = &r->tab[si * TABLE_WAYS];
+    anchor_ent *e = NULL; /* the way that holds fp, else the (first) oldest */
+    for (int w = 0; w < TABLE_WAYS && !e; w++)
+        if (set[w].fp == fp)
             e = &set[w];
+    if (!e) {
+        e = set;
+        for (int w = 1; w < TABLE_WAYS; w++)
+            if (set[w].pos < e->pos)
+                e = &set[w];
+    }
     bool started = false;
     uint64_t pend = UINT64_MAX;
     if (!r->quiet && e->fp == fp && e->pos < x && x - e->pos <= MAX_PERIOD && e->pos >= r->base + len) {
@@ -490,10 +537,58 @@ static bool anchor_at(repfix_ctx *ctx, uint64_t x)
     }
     e->fp = fp;
     e->pos = x;
+    if (r->n_dirty < DIRTY_MAX)
+        r->dirty[r->n_dirty] = (uint16_t)si;
+    r->n_dirty++;
     r->anchor = x;
     r->pend = pend;
     r->h_anchor = r->h;
     return started;
+}
+
+/* Index of the highest set bit of m (m != 0). */
+static unsigned top_bit(uint64_t m)
+{
+#if defined(__GNUC__)
+    return 63u - (unsigned)__builtin_clzll(m);
+#else
+    unsigned i = 0;
+    while (m >>= 1)
+        i++;
+    return i;
+#endif
+}
+
+#ifdef __SSE2__
+/* Bit i set when p[i] == c, for i < 64. */
+static uint64_t eq_mask64(const unsigned char *p, unsigned char c)
+{
+    __m128i v = _mm_set1_epi8((char)c);
+#define EQ16(k) ((uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8( \
+        _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * (k))), v)) << (16 * (k)))
+    return EQ16(0) | EQ16(1) | EQ16(2) | EQ16(3);
+#undef EQ16
+}
+#endif
+
+/* The lags 1..64 worth comparing at checkpoint x, as bit 64 - p for lag p
+ * (so ascending lags are descending bits): those where byte x-1 recurs p
+ * bytes earlier, and unless exact byte x-2 too. A prefilter that only
+ * drops lags the full comparison would reject, so checkpoints need not pay
+ * 64 comparisons on text that does not repeat. Needs x - 66 >= base. */
+static uint64_t lag_filter(const unsigned char *b, uint64_t x, bool exact)
+{
+#ifdef __SSE2__
+    uint64_t m = eq_mask64(b + x - 65, b[x - 1]);
+    if (!exact && m)
+        m &= eq_mask64(b + x - 66, b[x - 2]);
+    return m;
+#else
+    (void)b;
+    (void)x;
+    (void)exact;
+    return UINT64_MAX;
+#endif
 }
 
 /* Short periods at checkpoint x: measures the periodic tail at every lag up
@@ -517,7 +612,15 @@ static bool checkpoint(repfix_ctx *ctx, uint64_t x, bool may_start, bool exact)
     if (!exact && maxp)
         memcpy(&last, b + x - 4, 4);
     unsigned char last1 = b[x - 1];
-    for (uint64_t p = 1; p <= maxp; p++) {
+    _Static_assert(SHORT_MAX == 64, "lag_filter covers 64 lags");
+    /* bit 64 - p for each lag p <= maxp still to compare */
+    uint64_t lags = maxp == 0 ? 0 : maxp == 64 ? UINT64_MAX : ~(UINT64_MAX >> maxp);
+    if (avail >= SHORT_MAX + 4)
+        lags = lag_filter(b, x, exact);
+    while (lags) {
+        unsigned i = top_bit(lags);
+        lags &= ~(1ull << i);
+        uint64_t p = 64 - i;
         if (exact) {
             if (b[x - 1 - p] != last1)
                 continue;
@@ -584,24 +687,107 @@ static bool natural_anchor(const repeat_state *r, uint64_t y, unsigned cls)
     return false;
 }
 
-/* Scans from pos; returns true when it stopped because a candidate started. */
+/* Bytes of [y, y + n) (n <= 64) that may end a natural anchor, as bit
+ * y' - y: line ends, spaces after . ! ? ; : , and bytes of class 3 after
+ * 0x80 or 0xBC. A superset (idle_scan asks natural_anchor about each), so
+ * the bytes between them only feed the gear hash. */
+static uint64_t maybe_natural(const unsigned char *b, uint64_t base, uint64_t y, unsigned n)
+{
+    uint64_t m = 0;
+    unsigned i = 0;
+#ifdef __SSE2__
+    if (y > base) { /* the byte before each one is read */
+#define EQ(v, c) _mm_cmpeq_epi8((v), _mm_set1_epi8((char)(c)))
+        for (; i < n; i += 16) { /* the last load may read the padding */
+            const unsigned char *p = b + y + i;
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+            __m128i pv = _mm_loadu_si128((const __m128i *)(const void *)(p - 1));
+            /* . and , are 0x2E 0x2C, : and ; 0x3A 0x3B */
+            __m128i punct = _mm_or_si128(
+                _mm_or_si128(EQ(_mm_or_si128(pv, _mm_set1_epi8(2)), '.'),
+                             EQ(_mm_or_si128(pv, _mm_set1_epi8(1)), ';')),
+                _mm_or_si128(EQ(pv, '!'), EQ(pv, '?')));
+            __m128i nat = _mm_or_si128(EQ(v, '\n'), _mm_and_si128(EQ(v, ' '), punct));
+            unsigned bits = (unsigned)_mm_movemask_epi8(nat);
+            unsigned cjk = 0;
+            if (_mm_movemask_epi8(v)) /* class 3 bytes are >= 0x80 */
+                cjk = (unsigned)_mm_movemask_epi8(_mm_or_si128(EQ(pv, 0x80), EQ(pv, 0xBC)));
+            for (; cjk; cjk &= cjk - 1) {
+                unsigned j = (unsigned)top_bit(cjk & (0u - cjk));
+                if (anchor_class[p[j]])
+                    bits |= 1u << j;
+            }
+            if (n - i < 16)
+                bits &= (1u << (n - i)) - 1;
+            m |= (uint64_t)bits << i;
+        }
+#undef EQ
+    }
+#else
+    (void)base;
+#endif
+    for (; i < n; i++)
+        if (anchor_class[b[y + i]])
+            m |= 1ull << i;
+    return m;
+}
+
+/* Scans from pos; returns true when it stopped because a candidate started.
+ * Per byte: the gear hash, and an anchor after byte y when y ends a natural
+ * anchor, or the hash cuts (STRONG_MASK bits zero; WEAK_MASK bits once the
+ * last anchor is WEAK_GAP bytes behind). Bytes that cannot end a natural
+ * anchor only feed the hash, in a loop that tests the one mask that applies
+ * there. */
 static bool idle_scan(repfix_ctx *ctx, uint64_t end)
 {
     repeat_state *r = ctx->repeat;
     const unsigned char *b = (const unsigned char *)r->buf - r->base;
+    const uint64_t *gear = r->gear;
     uint64_t y = r->pos, h = r->h;
     while (y < end) {
-        uint64_t blk_end = (y | (CP_STEP - 1)) + 1;
+        uint64_t blk = y, blk_end = (y | (CP_STEP - 1)) + 1;
         if (blk_end > end)
             blk_end = end;
-        for (; y < blk_end; y++) {
+        uint64_t nat = maybe_natural(b, r->base, blk, (unsigned)(blk_end - blk));
+        while (y < blk_end) {
+            uint64_t s = nat ? blk + top_bit(nat & (0 - nat)) : blk_end;
+            while (y < s) { /* plain bytes: only a gear cut anchors */
+                uint64_t weak_from = r->anchor + WEAK_GAP - 1; /* dist >= WEAK_GAP */
+                uint64_t mask = y >= weak_from ? WEAK_MASK : STRONG_MASK;
+                uint64_t lim = y >= weak_from || weak_from > s ? s : weak_from;
+                for (; y + 4 <= lim; y += 4) { /* cuts are rare: 4 bytes a step */
+                    uint64_t h1 = (h << 1) + gear[b[y]];
+                    uint64_t h2 = (h1 << 1) + gear[b[y + 1]];
+                    uint64_t h3 = (h2 << 1) + gear[b[y + 2]];
+                    uint64_t h4 = (h3 << 1) + gear[b[y + 3]];
+                    if ((h1 & mask) == 0 || (h2 & mask) == 0 || (h3 & mask) == 0 ||
+                        (h4 & mask) == 0)
+                        break;
+                    h = h4;
+                }
+                for (; y < lim; y++) {
+                    h = (h << 1) + gear[b[y]];
+                    if ((h & mask) == 0)
+                        break;
+                }
+                if (y == lim)
+                    continue;
+                r->h = h;
+                y++;
+                if (anchor_at(ctx, y)) {
+                    r->pos = y;
+                    return true;
+                }
+            }
+            if (y == blk_end)
+                break;
+            nat &= nat - 1;
             unsigned char c = b[y];
-            h = (h << 1) + r->gear[c];
+            h = (h << 1) + gear[c];
             unsigned cls = anchor_class[c];
-            if ((h & WEAK_MASK) != 0 && !cls)
-                continue;
             uint64_t x = y + 1, dist = x - r->anchor;
             bool natural = cls && natural_anchor(r, y, cls);
+            y = x;
             bool anchor = natural || (h & STRONG_MASK) == 0 ||
                           (dist >= WEAK_GAP && (h & WEAK_MASK) == 0);
             if (!anchor)
