@@ -44,7 +44,10 @@
  * tokens; string contents come as prose), cells within one table row
  * (table.c handles runaway rows), and periods of more than one character
  * inside a line made only of punctuation, spaces and box drawing (rules,
- * "| --- | --- |" rows, ". . ." leaders). Two copies are never a loop.
+ * "| --- | --- |" rows, ". . ." leaders), and runs of one Markdown-structural
+ * character or box-drawing character ("-" "=" "*" "_" "#" "." "|" "─"...):
+ * a 300-hyphen rule is a rule, and one "-" would be a list item. Two copies
+ * are never a loop.
  *
  * Latency and memory (the documented bounds): bytes are released as soon as
  * they cannot be a removable copy: in the idle state everything before the
@@ -460,7 +463,11 @@ static void setup(repfix_ctx *ctx)
     r->a1 = a + p - t;
     r->pchars = code_points(r, f - p, p);
     r->hs = r->a1 + keepb - p;
-    r->symbolic = r->pchars > 1 && !r->has_nl;
+    /* One character: only a Markdown-structural one is data ("----" x 300
+     * is a thematic break, one "-" would be a list item); "!!!!" is not. */
+    unsigned char c0 = B(r, f - p);
+    r->symbolic = r->pchars > 1 ? !r->has_nl
+                                : (c0 >= 0x80 ? c0 == 0xE2 : strchr("-=_*#~`+|:.<>/\\ \t", c0) && c0);
     for (uint64_t i = 0; i < p && r->symbolic; i++) {
         unsigned char c = B(r, f - p + i);
         bool alnum = (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');

@@ -1,50 +1,63 @@
 /*
  * table.c - GFM tables: table-separator, table-padding, table-runaway.
  *
- * What is a table is decided exactly as cmark-gfm 0.29.0.gfm.6 (the
- * "tables" extension, spec 0.29 section 4.10) decides it: a delimiter row
+ * What is a table is decided as cmark-gfm 0.29.0.gfm.6 (the tables
+ * extension, GFM spec 0.29 section 4.10) decides it: a delimiter row
  * (`[|]? delim ([|] delim)* [|]? spaces`, delim = `:?-+:?` with spaces)
  * directly under the last line of a paragraph in the same container, with
- * as many cells as that line. Cells split at every pipe not preceded by a
- * backslash - also inside code spans. Body rows follow until a blank line or
- * a line that starts another block (quote, ATX heading, fence, HTML, thematic
- * break, list item, indented code, a line of pipes only); lines without
- * pipes are rows too. Where the container structure is not certain (list
- * items we cannot place, lazy lines, a possible HTML block, a line with a
- * bare CR, a line too long to hold, cmark's 16-bit cell counter), nothing is
- * detected until the next blank line: a missed repair costs nothing, a table
- * seen where cmark sees none would change the rendering.
+ * as many cells as that line, and not itself a list item or setext
+ * underline. Cells split at every pipe not preceded by a backslash, also
+ * inside code spans. Body rows follow until a blank line or a line that
+ * starts another block (quote, ATX heading, fence, HTML, thematic break,
+ * list item, indented code, a line of pipes only); lines without pipes are
+ * rows too. Containers (block quotes, list items, lazy lines) are tracked
+ * only as far as needed; where they are uncertain (a list item we cannot
+ * place, a quote nested in a list item, an HTML start scan.c does not see,
+ * an over-long line, cmark's 16-bit cell counter) nothing is detected until
+ * the next blank line, and after a bare CR (a line end to cmark, not to
+ * scan.c) nothing more in the stream: a missed repair costs nothing, a
+ * table seen where cmark sees none would change the rendering.
  *
- * Repaired (action fixed), each without changing what cmark-gfm renders:
- * - table-separator: a delimiter cell with more than 3 hyphens becomes
- *   `---`, its colons kept. Body rows of hyphens are data, never touched.
- * - table-padding: a padding run (spaces and tabs between a pipe and cell
- *   content, which cmark trims) becomes one space. Only rows with a run of
- *   PAD_RUN_MIN columns or more are repaired, and then every run of two or
- *   more in that row. People align tables with padding; an aligned row is
- *   left alone even past PAD_RUN_MIN: its pipes sit at the header's pipe
- *   columns, the header lines up with the delimiter row (or the delimiter
- *   is already minimal), no cell is wider than ALIGN_MAX columns and no
- *   cell has PAD_RUN_MIN spaces on both sides (model stretching pads both).
- *   Padding is never removed below one space (a cell ending in a backslash
- *   keeps the space that stops it escaping the pipe), never added, and the
- *   indentation before the first pipe is never touched.
+ * Aligned tables are clean. A table whose delimiter row is exactly as wide
+ * as its header row, cell by cell (what people and formatters such as
+ * Prettier write), with no header cell wider than ALIGN_MAX columns (CJK and
+ * emoji count 2) or padded PAD_RUN_MIN columns on both sides outside a
+ * centered column (how models stretch cells), is left alone: its long
+ * delimiter cells and its padding are alignment. Its body cells are left
+ * alone while no wider than their header cell plus ALIGN_SLACK.
+ *
+ * Repaired (action fixed), never changing what cmark-gfm renders:
+ * - table-separator: in a table that is not aligned, a delimiter cell with
+ *   more than 3 hyphens becomes `---`, its colons kept. A `---` row in the
+ *   body is data and renders as text: never touched.
+ * - table-padding: a cell with a padding run (spaces and tabs between a
+ *   pipe and the content, which cmark trims) of PAD_RUN_MIN columns or more
+ *   (tab = 4) that alignment does not explain gets one space on each side,
+ *   every run of two or more replaced. A run at the end of the line (after
+ *   the last pipe, or after a last cell without one) is repaired from
+ *   PAD_RUN_MIN on: no alignment explains it. Padding never goes below one
+ *   space (a cell ending in a backslash keeps the space that stops it
+ *   escaping the pipe; an empty cell becomes one space), is never added, and
+ *   the indentation before the first pipe is never touched.
  * - table-runaway: a body row with more than twice the header's cells and
  *   RUNAWAY_EXTRA more loses the cells past the header's count (cmark drops
  *   them), keeping its outer pipe style.
  * Flagged only (action flagged, bytes unchanged): Unicode spaces (category
- * Zs) padding a cell - they reach the HTML; removed with
- * REPFIX_P_UNICODE_PADDING -; a delimiter row with far more cells than its
- * header line (GFM sees no table); body cells that are a run of
- * HYPHEN_RUN_MIN or more hyphens (a separator repeated as data); rows with
- * 65535 or more cells or tables wider than MAX_COLS; an over-long line
- * (fragments, LINE_MAX_HOLD) under a candidate header or in a table.
+ * Zs: U+00A0, U+2000-U+200A, U+3000...) padding a cell, next to content or
+ * two or more, which reach the HTML (removed with REPFIX_P_UNICODE_PADDING,
+ * except at the start of a line or where the header would turn into a
+ * delimiter row); a delimiter row with 2n+2 or more cells under a header of
+ * n (GFM sees no table); body cells of HYPHEN_RUN_MIN or more hyphens (a
+ * separator repeated as data); rows of 65536 or more cells and tables wider
+ * than MAX_COLS; a line longer than LINE_MAX_HOLD (it arrives as fragments)
+ * under a candidate header or in a table.
  *
- * Streaming: only the last paragraph line is held (a copy, at most one
- * line of LINE_MAX_HOLD bytes) until the next line shows whether it is a
- * header; every other row is emitted as it arrives. Each table gets two
- * finding groups (fixed, flagged), closed when the table ends, so a table
- * yields one finding per kind and action, `count` = cells involved.
+ * Streaming: only the last paragraph line with a pipe is held (a copy, at
+ * most one line of LINE_MAX_HOLD bytes) until the next line shows whether it
+ * heads a table; a line without pipes (only a one-column header) is emitted
+ * at once and kept to compare. Every other row is emitted as it arrives.
+ * Each table gets two finding groups (fixed, flagged), closed when the table
+ * ends: one finding per kind and action, `count` = cells involved.
  */
 #include "internal.h"
 
@@ -268,19 +281,32 @@ static bool setext_line(const char *p, size_t len)
     return i == len;
 }
 
-/* Might open an HTML block of type 7 (a lone tag), which scan.c does not
- * track: the table detection then pauses until the next blank line. */
+/* Might open an HTML block (CommonMark 4.6) that scan.c does not track: a
+ * lone tag (type 7, which scan.c leaves to the paragraph rules), or any
+ * start inside a list item, where scan.c does not look. The detection then
+ * pauses until the next blank line. */
 static bool html_like(const char *p, size_t len)
 {
-    if (len < 3 || p[0] != '<')
+    if (len < 2 || p[0] != '<')
         return false;
     char c = p[1] | 0x20;
-    if (!(c >= 'a' && c <= 'z') && p[1] != '/')
-        return false;
-    size_t e = len;
-    while (e > 0 && is_pad(p[e - 1]))
-        e--;
-    return e > 0 && p[e - 1] == '>';
+    return (c >= 'a' && c <= 'z') || p[1] == '/' || p[1] == '!' || p[1] == '?';
+}
+
+/* A list marker at the start of p (an item nested on its parent's line). */
+static bool starts_marker(const char *p, size_t len)
+{
+    size_t m = 0;
+    if (p[0] == '-' || p[0] == '*' || p[0] == '+') {
+        m = 1;
+    } else {
+        while (m < len && m < 9 && p[m] >= '0' && p[m] <= '9')
+            m++;
+        if (m == 0 || m >= len || (p[m] != '.' && p[m] != ')'))
+            return false;
+        m++;
+    }
+    return m == len || is_pad(p[m]);
 }
 
 /* ---- rows --------------------------------------------------------------- */
@@ -576,6 +602,20 @@ static bool cell_justified(const table_state *t, const char *p, const row *r, co
     return w != UINT32_MAX && w <= t->refw[k] + ALIGN_SLACK;
 }
 
+/* Would the row read as a delimiter row without its Unicode padding? Then
+ * removing it would make a table of the line above: it stays. */
+static bool delimiter_inside(const table_state *t, const char *p, size_t ncells)
+{
+    for (size_t k = 0; k < ncells; k++) {
+        const cell *c = &t->cells[k];
+        uedges u = c->ce > c->cs ? unicode_edges(p, c) : (uedges){c->cs, c->ce, 0, 0};
+        for (size_t i = u.rcs; i < u.rce; i++)
+            if (p[i] != '-' && p[i] != ':')
+                return false;
+    }
+    return true;
+}
+
 /* A padding run of two or more becomes one space. */
 static bool pad_edit(repfix_ctx *ctx, size_t a, size_t b)
 {
@@ -620,7 +660,8 @@ static void emit_row(repfix_ctx *ctx, const line_view *lv, const lineinfo *li, i
     /* an aligned table's delimiter row is its alignment, not a runaway */
     bool pad_on = kind_on(ctx, K_PAD),
          sep_on = role == ROLE_DELIM && kind_on(ctx, K_SEP) && !t->aligned;
-    bool unicode_fix = pad_on && ctx->unicode_padding && role != ROLE_DELIM;
+    bool unicode_fix = pad_on && ctx->unicode_padding && role != ROLE_DELIM &&
+                       !(role == ROLE_HEADER && delimiter_inside(t, p, ncells));
     size_t pad_cells = 0, hyphen_cells = 0, hy_a = 0, hy_b = 0;
     bool last_touched = false;
     for (size_t k = 0; k < ncells && !ctx->error; k++) {
@@ -635,9 +676,11 @@ static void emit_row(repfix_ctx *ctx, const line_view *lv, const lineinfo *li, i
         if (role != ROLE_DELIM && c->ce > c->cs)
             u = unicode_edges(p, c);
         bool uni = unicode_padded(&u);
-        bool bare = k == 0 && !r.lead; /* its left edge is the line's start */
+        /* a first cell without a pipe starts the line: without its Unicode
+         * spaces it could start a block ("#\u00a0|" becomes a heading) */
+        bool bare = k == 0 && !r.lead;
         bool fix_l = uni && unicode_fix && u.nl && !bare;
-        bool fix_r = uni && unicode_fix && u.nr;
+        bool fix_r = uni && unicode_fix && u.nr && !bare;
         normalize |= uni && unicode_fix;
         if (fix_l)
             touched |= edit_add(ctx, c->lpad, u.rcs == c->ce ? c->end : u.rcs, " ", 1, K_PAD,
@@ -671,7 +714,7 @@ static void emit_row(repfix_ctx *ctx, const line_view *lv, const lineinfo *li, i
             touched |= line_end_edit(ctx, p, c->ce, c->end, normalize);
         else if (normalize)
             touched |= pad_edit(ctx, c->ce, c->end);
-        if (uni && (!unicode_fix || (bare && u.nl)))
+        if (uni && (!unicode_fix || bare))
             flag_span(ctx, lv, K_PAD, c->cs, c->ce, 1, t->group + 1);
         pad_cells += touched;
         last_touched = touched;
@@ -681,6 +724,8 @@ static void emit_row(repfix_ctx *ctx, const line_view *lv, const lineinfo *li, i
         const cell *c = &t->cells[t->ncols - 1];
         size_t a = r.trail_pipe ? c->end + 1u : c->ce;
         size_t b = r.trail_pipe ? r.last_pipe + 1u : lv->len;
+        if (ctx->n_edits && ctx->edits[ctx->n_edits - 1].end > a)
+            a = ctx->edits[ctx->n_edits - 1].end; /* after the cell's own edit */
         edit_add(ctx, a, b, "", 0, K_RUN, t->group);
     }
     if (r.trail_pipe && r.n == r.stored && !ctx->error &&
@@ -723,7 +768,8 @@ static bool body_row(repfix_ctx *ctx, const line_view *lv, const lineinfo *li)
     table_state *t = ctx->table;
     const char *c = lv->p + li->fn;
     size_t clen = lv->len - li->fn;
-    if (li->qd != t->qd || (li->qd && li->qcol != t->qcol) || li->marker || clen == 0)
+    if (li->qd != t->qd || (li->qd && li->qcol != t->qcol) || li->marker || clen == 0 ||
+        c[0] == '>')
         return false;
     if (t->list ? li->ind < t->w || li->ind >= t->w + 4 : li->ind >= 4)
         return false;
@@ -738,10 +784,11 @@ static bool body_row(repfix_ctx *ctx, const line_view *lv, const lineinfo *li)
 }
 
 /* Is the table aligned the way people and formatters align tables? Each
- * delimiter cell is exactly as wide as its header cell, no header cell is wider than ALIGN_MAX or padded PAD_RUN_MIN on both
- * sides outside a centered column. The header's widths become t->refw.
- * Only a delimiter row as wide as the header shows alignment: a minimal
- * one under a wide header is how models pad. */
+ * delimiter cell is exactly as wide as its header cell (a last cell left
+ * open is only capped), and no header cell is wider than ALIGN_MAX or
+ * padded PAD_RUN_MIN on both sides outside a centered column. Only a
+ * delimiter row as wide as the header shows alignment: a minimal one under
+ * a wide header is how models pad. The header's widths become t->refw. */
 static bool header_aligned(repfix_ctx *ctx, const line_view *h, const lineinfo *hli,
                            const line_view *d, const lineinfo *dli)
 {
@@ -859,8 +906,8 @@ static bool fresh_line(repfix_ctx *ctx, const line_view *lv, const lineinfo *li)
     if (para_before && li->qd < t->para_qd) {
         /* a lazy continuation line of a quoted paragraph, unless it starts
          * a block: either way its prefix does not say its container */
-        if (clen == 0 || li->marker || atx_heading(c, clen) || thematic_break(c, clen) ||
-            html_like(c, clen))
+        if (clen == 0 || (li->ind <= 3 && (li->marker || atx_heading(c, clen) ||
+                                           thematic_break(c, clen) || html_like(c, clen))))
             t->para_open = false;
         return false;
     }
@@ -870,6 +917,14 @@ static bool fresh_line(repfix_ctx *ctx, const line_view *lv, const lineinfo *li)
     t->para_qd = li->qd;
     if (clen == 0)
         return false;
+    if (c[0] == '>') {
+        /* a block quote in a list item (or indented past our prefix
+         * parsing): not a container we model; lines with fewer markers
+         * after it are its lazy lines */
+        t->para_open = true;
+        t->para_qd = li->qd + 1;
+        return false;
+    }
     bool list;
     uint32_t w;
     bool in_rec = ctx->scan.in_list && t->rec_valid && t->rec_qd == li->qd;
@@ -887,6 +942,11 @@ static bool fresh_line(repfix_ctx *ctx, const line_view *lv, const lineinfo *li)
         t->rec_w = li->w;
         if (li->marker_bad)
             return false;
+        if (starts_marker(c, clen)) {
+            t->rec_valid = false; /* "- - x": nesting we do not model */
+            return false;
+        }
+        para_before = false; /* the item's content starts a new block */
         list = true;
         w = li->w;
     } else if (ctx->scan.in_list && t->rec_valid && t->rec_qd == 0 && li->qd > 0 &&
@@ -897,9 +957,14 @@ static bool fresh_line(repfix_ctx *ctx, const line_view *lv, const lineinfo *li)
         list = false;
         w = 0;
     } else if (ctx->scan.in_list) {
-        t->para_open = true;
+        bool starts = li->ind <= 3 && (atx_heading(c, clen) || thematic_break(c, clen) ||
+                                       html_like(c, clen) || starts_marker(c, clen));
+        t->para_open = para_before && !starts;
+        if (t->rec_valid && (t->rec_qd != li->qd || li->ind < t->rec_w) && !t->para_open)
+            t->rec_valid = false; /* not a lazy line: the item has ended */
         if (!t->rec_valid || t->rec_qd != li->qd || li->ind < t->rec_w)
             return false; /* a container we cannot place */
+        t->para_open = true;
         if (!para_before && li->ind >= t->rec_w + 4) {
             t->para_open = false; /* indented code */
             return false;
@@ -912,15 +977,19 @@ static bool fresh_line(repfix_ctx *ctx, const line_view *lv, const lineinfo *li)
         list = false;
         w = 0;
     }
-    if (!li->marker && para_before && setext_line(c, clen) && li->ind <= w + 3)
-        return false; /* a setext underline ends the paragraph */
-    if (atx_heading(c, clen) || thematic_break(c, clen))
-        return false;
-    if ((!para_before && html_like(c, clen)) ||
-        (clen >= 3 && (memcmp(c, "```", 3) == 0 || memcmp(c, "~~~", 3) == 0))) {
-        /* an HTML block or a fence scan.c did not see (in a list item) */
-        t->tainted = true;
-        return false;
+    /* indented 4 or more past its container, a line starts no block: it
+     * continues the paragraph (code without one was ruled out above) */
+    if (li->marker || li->ind <= w + 3) {
+        if (!li->marker && para_before && setext_line(c, clen))
+            return false; /* a setext underline ends the paragraph */
+        if (atx_heading(c, clen) || thematic_break(c, clen))
+            return false;
+        if (html_like(c, clen) ||
+            (clen >= 3 && (memcmp(c, "```", 3) == 0 || memcmp(c, "~~~", 3) == 0))) {
+            /* an HTML block or a fence scan.c did not see (in a list item) */
+            t->tainted = true;
+            return false;
+        }
     }
     t->para_open = true;
     row r;
@@ -956,17 +1025,16 @@ bool table_line(repfix_ctx *ctx, const line_view *lv)
     table_state *t = ctx->table;
     if (!table_kinds(ctx) || ctx->error)
         return false;
-    if (t->tainted || t->cr_seen)
-        return false;
-    lineinfo li = line_info(lv->p, lv->len);
-    if (memchr(lv->p, '\r', lv->len)) {
+    if (!t->cr_seen && memchr(lv->p, '\r', lv->len)) {
         /* cmark ends a line at a bare CR, scan.c does not: what follows may
          * be a fence or an HTML block neither of us tracks. Detect nothing
          * more in this stream. */
         table_flush(ctx);
         t->cr_seen = true;
-        return false;
     }
+    if (t->tainted || t->cr_seen)
+        return false;
+    lineinfo li = line_info(lv->p, lv->len);
     if (t->in_table) {
         if (body_row(ctx, lv, &li)) {
             emit_row(ctx, lv, &li, ROLE_BODY);
@@ -995,11 +1063,12 @@ void table_flush(repfix_ctx *ctx)
 void table_fragment(repfix_ctx *ctx, const line_view *lv)
 {
     table_state *t = ctx->table;
-    if (table_kinds(ctx) && !t->tainted && (t->holding || t->in_table)) {
+    if (table_kinds(ctx) && !t->tainted && !t->cr_seen && (t->holding || t->in_table)) {
         bool delim = t->holding;
         lineinfo li = line_info(lv->p, lv->len);
         for (size_t i = li.fn; i < lv->len && delim; i++)
-            delim = lv->p[i] == '-' || lv->p[i] == ':' || lv->p[i] == '|' || is_spacechar(lv->p[i]);
+            delim = lv->p[i] == '-' || lv->p[i] == ':' || lv->p[i] == '|' ||
+                    is_spacechar(lv->p[i]);
         if (t->in_table || delim) {
             /* a row or delimiter row longer than LINE_MAX_HOLD: too long to
              * judge, so it passes unchanged (flagged) */
