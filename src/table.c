@@ -915,18 +915,8 @@ static bool fresh_line(repfix_ctx *ctx, const line_view *lv, const lineinfo *li)
         para_before = false; /* a new block quote, or one ended by a blank line */
     t->para_open = false;
     t->para_qd = li->qd;
-    if (clen == 0)
-        return false;
-    if (c[0] == '>') {
-        /* a block quote in a list item (or indented past our prefix
-         * parsing): not a container we model; lines with fewer markers
-         * after it are its lazy lines */
-        t->para_open = true;
-        t->para_qd = li->qd + 1;
-        return false;
-    }
-    bool list;
-    uint32_t w;
+    if (t->rec_valid && li->qd != t->rec_qd && !(t->rec_qd == 0 && li->qcol >= t->rec_w))
+        t->rec_valid = false; /* quotes change left of the item's content: it ended */
     bool in_rec = ctx->scan.in_list && t->rec_valid && t->rec_qd == li->qd;
     bool marker_ok = li->marker && (li->ind <= 3 || (in_rec && li->ind >= t->rec_w &&
                                                      li->ind - t->rec_w <= 3));
@@ -940,6 +930,20 @@ static bool fresh_line(repfix_ctx *ctx, const line_view *lv, const lineinfo *li)
         t->rec_valid = true;
         t->rec_qd = li->qd;
         t->rec_w = li->w;
+    }
+    if (clen == 0)
+        return false;
+    if (c[0] == '>') {
+        /* a block quote in a list item (or indented past our prefix
+         * parsing): not a container we model; lines with fewer markers
+         * after it are its lazy lines */
+        t->para_open = true;
+        t->para_qd = li->qd + 1;
+        return false;
+    }
+    bool list;
+    uint32_t w;
+    if (li->marker) {
         if (li->marker_bad)
             return false;
         if (starts_marker(c, clen)) {
@@ -959,11 +963,14 @@ static bool fresh_line(repfix_ctx *ctx, const line_view *lv, const lineinfo *li)
     } else if (ctx->scan.in_list) {
         bool starts = li->ind <= 3 && (atx_heading(c, clen) || thematic_break(c, clen) ||
                                        html_like(c, clen) || starts_marker(c, clen));
-        t->para_open = para_before && !starts;
-        if (t->rec_valid && (t->rec_qd != li->qd || li->ind < t->rec_w) && !t->para_open)
-            t->rec_valid = false; /* not a lazy line: the item has ended */
-        if (!t->rec_valid || t->rec_qd != li->qd || li->ind < t->rec_w)
-            return false; /* a container we cannot place */
+        if (!t->rec_valid || t->rec_qd != li->qd || li->ind < t->rec_w) {
+            /* a container we cannot place; unless a lazy line, the item has
+             * ended. Paragraph text somewhere all the same. */
+            if (!(para_before && !starts))
+                t->rec_valid = false;
+            t->para_open = !starts;
+            return false;
+        }
         t->para_open = true;
         if (!para_before && li->ind >= t->rec_w + 4) {
             t->para_open = false; /* indented code */
