@@ -42,15 +42,16 @@
  * per run: start of copy 1 to the end of the last dropped byte, period =
  * bytes of copy 1, copies, count = copies removed.
  *
- * Holding (the documented bound): a line with an ASCII digit, and the lines
- * after it while some are held, wait until they cannot start a run (for
- * every period a pair of lines one period apart differs), at most
- * 2 * NL_MAX_PERIOD lines; a line without digits when nothing is held passes
- * at once, so the first copy of a run starts at a line with a digit or
- * after one (the phase of the copies may shift by the lines before it).
- * A candidate run holds its copies until it is confirmed or breaks, at most
- * NL_HOLD_MAX bytes (beyond that it is given up and passes through while it
- * continues); a confirmed loop streams, holding only the copy being read.
+ * Holding (the documented bound): copy 1 of a run is always kept, so no
+ * line is held for it: every line is released at once unless it matches
+ * (normalized) the released line 1..NL_MAX_PERIOD lines before it, which
+ * stay here as references (while a line with a digit is among the last
+ * NL_MAX_PERIOD lines; otherwise nothing is kept and the hot path is one
+ * digit scan). A run is found at its copy 2, whose lines are held until
+ * the copy is complete; a candidate run then holds its copies until it is
+ * confirmed or breaks, at most NL_HOLD_MAX bytes (beyond that it is given
+ * up and passes through while it continues); a confirmed loop streams,
+ * holding only the copy being read.
  * Held lines are released by replaying them through scan_line (with
  * `replaying` set), so the block context sees every line in input order.
  * Dropped lines are never scanned: the block context after a loop is the one
@@ -96,6 +97,7 @@ struct nearloop_state {
     size_t n, cap;
     size_t first_held;   /* lines before it are done */
     bool replaying;
+    uint32_t since_digit; /* lines since the last line with a digit (idle) */
     uint64_t in_seen;
     int state;
     uint32_t p;          /* period in lines */
@@ -256,6 +258,8 @@ static void drop_to(repfix_ctx *ctx, nearloop_state *s, size_t end)
 static void compact(nearloop_state *s)
 {
     size_t keep_from = s->first_held;
+    if (keep_from + NL_MAX_PERIOD > s->n) /* references for the next run */
+        keep_from = s->n > NL_MAX_PERIOD ? s->n - NL_MAX_PERIOD : 0;
     if (s->state != NL_IDLE && s->n >= s->p && s->n - s->p < keep_from)
         keep_from = s->n - s->p;
     if (s->state == NL_RUN && s->r0 < keep_from)
@@ -394,29 +398,31 @@ static void run_line(repfix_ctx *ctx, nearloop_state *s, size_t i)
 static int front(repfix_ctx *ctx, nearloop_state *s)
 {
     size_t f = s->first_held, w = s->lim - f;
-    for (uint32_t p = 1; p <= NL_MAX_PERIOD; p++) {
-        if (w <= p) {
-            if (s->at_end)
-                break;
-            return -1; /* no pair yet for this period */
-        }
-        size_t pairs = w - p < p ? w - p : p;
+    /* Copy 1 of a run is always kept, so it is released at once and stays
+     * here as the reference: a run is found at its copy 2, against the
+     * released lines just before f. */
+    for (uint32_t p = 1; p <= NL_MAX_PERIOD && p <= f; p++) {
+        size_t pairs = w < p ? w : p;
         bool match = true, differs = false;
         uint32_t letters = 0;
         for (size_t k = 0; k < pairs && match; k++) {
-            match = s->ln[f + k].nh == s->ln[f + k + p].nh;
-            differs |= s->ln[f + k].xh != s->ln[f + k + p].xh;
-            letters += s->ln[f + k].letters;
+            match = s->ln[f - p + k].nh == s->ln[f + k].nh;
+            differs |= s->ln[f - p + k].xh != s->ln[f + k].xh;
         }
-        if (!match || (pairs < p && s->at_end))
+        if (!match)
             continue;
-        if (pairs < p)
-            return -1;
+        if (pairs < p) {
+            if (s->at_end)
+                continue;
+            return -1; /* copy 2 is not complete yet */
+        }
+        for (size_t k = 0; k < p; k++)
+            letters += s->ln[f - p + k].letters;
         if (!differs || letters < NL_MIN_LETTERS)
             break; /* exact copies (stage B's) or no words: not here */
         s->state = NL_RUN;
         s->p = p;
-        s->r0 = f;
+        s->r0 = f - p;
         s->pos = 0;
         s->copies = 2;
         s->differ = 1;
@@ -425,13 +431,13 @@ static int front(repfix_ctx *ctx, nearloop_state *s)
         s->reported = 0;
         s->held_bytes = 0;
         /* every line before f has been scanned: the block context is known */
-        const char *lp = s->q.p + s->ln[f].off;
+        const char *lp = s->q.p + s->ln[s->r0].off;
         s->code = ctx->scan.fence_char || ctx->scan.html_end ||
-                  (s->ln[f].len > 0 && lp[0] == '\t') ||
-                  (s->ln[f].len >= 4 && memcmp(lp, "    ", 4) == 0 && !ctx->scan.in_list);
-        for (size_t k = f; k < f + 2 * p; k++)
+                  (s->ln[s->r0].len > 0 && lp[0] == '\t') ||
+                  (s->ln[s->r0].len >= 4 && memcmp(lp, "    ", 4) == 0 && !ctx->scan.in_list);
+        for (size_t k = f; k < f + p; k++)
             s->held_bytes += s->ln[k].len + s->ln[k].eol;
-        s->cursor = f + 2 * p;
+        s->cursor = f + p;
         return 1;
     }
     release_to(ctx, s, f + 1);
@@ -500,7 +506,9 @@ bool nearloop_line(repfix_ctx *ctx, const line_view *lv)
     if (s->state == NL_IDLE && s->first_held >= s->n) {
         for (size_t k = 0; k < lv->len && !digit; k++)
             digit = is_digit((unsigned char)lv->p[k]);
-        if (!digit) {
+        if (digit)
+            s->since_digit = 0;
+        else if (s->n == 0 || ++s->since_digit > NL_MAX_PERIOD) {
             s->n = s->first_held = 0;
             s->q.len = 0;
             return false; /* the hot path */
