@@ -658,6 +658,12 @@ static bool checkpoint(repfix_ctx *ctx, uint64_t x, bool may_start, bool exact)
         start_candidate(ctx, best, y - best, x);
         return true;
     }
+    /* At a line end a periodic tail that does not start at a line start is
+     * no removable copy: its period holds a line end, and such copies start
+     * at line starts. Release the line whole ("Intro.\n" then "Step 1.\n"
+     * share ".\n": no reason to hold the second line end). */
+    if (exact && tail && tail < x - r->base && b[x - tail - 1] != '\n')
+        tail = 0;
     uint64_t s = x - tail;
     if (s > r->anchor)
         s = r->anchor;

@@ -115,6 +115,23 @@ static void test_line_latency(void)
     repfix_process(ctx, &o, &in, REPFIX_CONTINUE);
     CHECK(o.pos == 25, "first line written at once (%zu bytes)", o.pos);
     repfix_ctx_free(ctx);
+
+    /* every finished line, with or without numbers, goes out before the
+     * next one arrives (lines sharing an ending like ".\n" included) */
+    const char *lines[] = {"Intro text here.\n", "Step 1: open the file.\n",
+                           "Step 2: edit it carefully.\n", "Then save it.\n",
+                           "| a | b |\n", "|---|---|\n", "| 1 | 2 |\n", "Done.\n"};
+    ctx = repfix_ctx_new();
+    for (size_t i = 0; i < sizeof lines / sizeof *lines; i++) {
+        size_t n = strlen(lines[i]);
+        repfix_in li = {lines[i], n, 0};
+        repfix_out lo = {out, sizeof out, 0};
+        repfix_process(ctx, &lo, &li, REPFIX_CONTINUE);
+        /* a table header waits for the line after it, nothing else waits */
+        size_t want = i == 4 ? 0 : i == 5 ? strlen(lines[4]) + n : n;
+        CHECK(lo.pos == want, "line %zu: %zu bytes written, expected %zu", i, lo.pos, want);
+    }
+    repfix_ctx_free(ctx);
 }
 
 int main(void)
