@@ -175,6 +175,8 @@ static bool is_spacechar(char c)
     return c == ' ' || c == '\t' || c == '\v' || c == '\f';
 }
 
+static bool thematic_break(const char *p, size_t len);
+
 /* Columns of the spaces and tabs at p[i..) from column col (tabs to the
  * next multiple of 4); *end is the first other byte. */
 static uint32_t ws_cols(const char *p, size_t len, size_t i, uint32_t col, size_t *end)
@@ -219,8 +221,8 @@ static lineinfo line_info(const char *p, size_t len)
         break;
     }
     li.fn = i;
-    if (i >= len)
-        return li;
+    if (i >= len || thematic_break(p + i, len - i))
+        return li; /* a thematic break wins over a list item (5.2) */
     size_t m = 0;
     if (p[i] == '-' || p[i] == '*' || p[i] == '+') {
         m = 1;
