@@ -52,6 +52,8 @@ void finding_add(repfix_ctx *ctx, repfix_kind kind, uint64_t in_start, uint64_t 
         pf->f.end = ctx->off_base + in_end;
         pf->a_end = a_end;
         pf->end_set = false;
+        if ((size_t)(pf - ctx->findings) < ctx->first_unresolved)
+            ctx->first_unresolved = (size_t)(pf - ctx->findings);
         pf->f.count += count;
         pf->f.copies += copies;
         if (period > pf->f.period)
@@ -64,6 +66,9 @@ void finding_add(repfix_ctx *ctx, repfix_kind kind, uint64_t in_start, uint64_t 
             memmove(ctx->findings, ctx->findings + ctx->first_finding,
                     (ctx->n_findings - ctx->first_finding) * sizeof *ctx->findings);
             ctx->n_findings -= ctx->first_finding;
+            ctx->first_unresolved = ctx->first_unresolved > ctx->first_finding
+                                        ? ctx->first_unresolved - ctx->first_finding
+                                        : 0;
             ctx->first_finding = 0;
         }
         if (ctx->n_findings == ctx->cap_findings) {
@@ -108,7 +113,15 @@ void finding_close_group(repfix_ctx *ctx, uint32_t group)
 void findings_advance(repfix_ctx *ctx, uint64_t n, bool kept)
 {
     uint64_t lo = ctx->a_final, hi = ctx->a_final + n, out = ctx->a_final - ctx->dropped;
-    for (size_t i = ctx->first_finding; i < ctx->n_findings; i++) {
+    /* skip the resolved prefix: a queue held up behind an open finding (a
+     * table, a loop) must not make every byte of output cost its length */
+    if (ctx->first_unresolved < ctx->first_finding)
+        ctx->first_unresolved = ctx->first_finding;
+    while (ctx->first_unresolved < ctx->n_findings &&
+           ctx->findings[ctx->first_unresolved].start_set &&
+           ctx->findings[ctx->first_unresolved].end_set)
+        ctx->first_unresolved++;
+    for (size_t i = ctx->first_unresolved; i < ctx->n_findings; i++) {
         pending_finding *pf = &ctx->findings[i];
         if (!pf->start_set && pf->a_start >= lo && pf->a_start < hi) {
             pf->f.out_start = out + (kept ? pf->a_start - lo : 0);
@@ -145,7 +158,7 @@ int repfix_next_finding(repfix_ctx *ctx, repfix_finding *f)
         f->out_end = f->end;
     }
     if (++ctx->first_finding == ctx->n_findings)
-        ctx->first_finding = ctx->n_findings = 0;
+        ctx->first_finding = ctx->n_findings = ctx->first_unresolved = 0;
     return 1;
 }
 

@@ -168,6 +168,7 @@ struct repfix_ctx {
     /* findings */
     pending_finding *findings;
     size_t n_findings, cap_findings, first_finding;
+    size_t first_unresolved; /* findings before it have both output offsets */
     int64_t record;      /* JSONL record being processed, or -1 */
     char path[96];       /* JSON path of the string being processed */
     uint64_t off_base;   /* added to finding offsets (nested contexts) */

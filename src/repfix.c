@@ -108,7 +108,7 @@ repfix_status repfix_ctx_reset(repfix_ctx *ctx)
     ctx->n_marks = ctx->first_mark = 0;
     ctx->outq.len = ctx->outq_pos = 0;
     ctx->out_off = 0;
-    ctx->n_findings = ctx->first_finding = 0;
+    ctx->n_findings = ctx->first_finding = ctx->first_unresolved = 0;
     ctx->record = -1;
     ctx->path[0] = '\0';
     ctx->off_base = 0;
