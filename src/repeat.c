@@ -895,6 +895,47 @@ static void end_loop(repfix_ctx *ctx, uint64_t e)
     resume_idle(ctx, e);
 }
 
+/* A candidate that turned out not to be a loop: its held bytes were only
+ * compared with the period before them, never searched for loops of their
+ * own ("important!!!!..." held as copy 2 of a repeated line). They are
+ * searched now by a fresh state over the same offsets [safe, hi); at the
+ * end of input it applies the end-of-input rule. Without this a second
+ * pass would remove more. `safe` is content-defined, so the region is the
+ * same for any split of the input. */
+static void rescan(repfix_ctx *ctx, uint64_t hi, bool at_end)
+{
+    repeat_state *r = ctx->repeat;
+    release(ctx, r->safe < hi ? r->safe : hi);
+    uint64_t lo = ctx->a_final;
+    if (hi <= lo || ctx->error || ctx->stopped)
+        return;
+    unsigned blocks = region_blocks(r, lo, hi);
+    if (blocks & (1u << BLOCK_JSON))
+        return;
+    block_kind block = (blocks & ~(1u << BLOCK_PROSE)) ? BLOCK_CODE : BLOCK_PROSE;
+    repeat_state *inner = repeat_new();
+    if (!inner) {
+        ctx_fail(ctx, REPFIX_E_NOMEM);
+        return;
+    }
+    inner->base = inner->a_in = inner->pos = inner->safe = inner->anchor = lo;
+    inner->nl_final = r->nl_final;
+    inner->next_group = r->next_group + 1;
+    ctx->repeat = inner;
+    repeat_feed(ctx, r->buf + (lo - r->base), (size_t)(hi - lo), block);
+    if (at_end) {
+        repeat_end(ctx);
+    } else if (!ctx->error && !ctx->stopped) {
+        if (inner->state == ST_LOOP)
+            end_loop(ctx, inner->f);
+        inner->state = ST_IDLE;
+        release(ctx, inner->a_in);
+    }
+    ctx->repeat = r;
+    r->next_group = inner->next_group + 1;
+    repeat_free(inner);
+}
+
 /* Compares new bytes against the period before them; returns true when the
  * candidate or loop ended (state is idle again). */
 static bool track(repfix_ctx *ctx)
@@ -956,6 +997,8 @@ static bool track(repfix_ctx *ctx)
         }
     }
     if (y < end || (y == cap && r->state == ST_CAND)) {
+        if (r->state == ST_CAND)
+            rescan(ctx, y, false);
         end_loop(ctx, y); /* diverged, or held too long without a loop */
         return true;
     }
@@ -1020,6 +1063,8 @@ void repeat_end(repfix_ctx *ctx)
                 ctx->stopped = true;
         }
     }
+    if (r->state != ST_IDLE && ctx->a_final < r->a_in && !ctx->error && !ctx->stopped)
+        rescan(ctx, r->a_in, true);
     r->state = ST_IDLE;
     release(ctx, r->a_in);
 }
