@@ -909,10 +909,8 @@ static void rescan(repfix_ctx *ctx, uint64_t hi, bool at_end)
     uint64_t lo = ctx->a_final;
     if (hi <= lo || ctx->error || ctx->stopped)
         return;
-    unsigned blocks = region_blocks(r, lo, hi);
-    if (blocks & (1u << BLOCK_JSON))
+    if (region_blocks(r, lo, hi) & (1u << BLOCK_JSON))
         return;
-    block_kind block = (blocks & ~(1u << BLOCK_PROSE)) ? BLOCK_CODE : BLOCK_PROSE;
     repeat_state *inner = repeat_new();
     if (!inner) {
         ctx_fail(ctx, REPFIX_E_NOMEM);
@@ -922,7 +920,21 @@ static void rescan(repfix_ctx *ctx, uint64_t hi, bool at_end)
     inner->nl_final = r->nl_final;
     inner->next_group = r->next_group + 1;
     ctx->repeat = inner;
-    repeat_feed(ctx, r->buf + (lo - r->base), (size_t)(hi - lo), block);
+    /* fed piece by piece with the block kinds the bytes came with */
+    uint8_t cur = BLOCK_PROSE;
+    uint64_t at = lo;
+    for (size_t i = 0; i < r->n_trans; i++)
+        if (r->trans[i].off <= lo)
+            cur = r->trans[i].block;
+    for (size_t i = 0; i < r->n_trans && !ctx->error; i++) {
+        const block_trans *t = &r->trans[i];
+        if (t->off <= lo || t->off >= hi)
+            continue;
+        repeat_feed(ctx, r->buf + (at - r->base), (size_t)(t->off - at), (block_kind)cur);
+        at = t->off;
+        cur = t->block;
+    }
+    repeat_feed(ctx, r->buf + (at - r->base), (size_t)(hi - at), (block_kind)cur);
     if (at_end) {
         repeat_end(ctx);
     } else if (!ctx->error && !ctx->stopped) {
