@@ -85,6 +85,7 @@
 #define STRONG_MASK (31ull << 11)
 #define WEAK_MASK (3ull << 11)
 #define HOLD_MAX (256u * 1024)    /* most bytes a candidate holds */
+#define RESCAN_DEPTH 2u           /* nested rescans of failed candidates */
 #define SETUP_AFTER 32u            /* bytes a candidate matches before setup() */
 #define MIN_MATCH 12u              /* bytes a long candidate must match at once */
 /* Zero bytes kept after the last byte: 16-byte loads may pass a_in. */
@@ -145,6 +146,7 @@ struct repeat_state {
     uint64_t rep_end;   /* finding end so far */
     bool has_nl;
     bool listy;         /* short lines that look like list items or dated lines */
+    uint8_t depth;      /* rescan nesting: 0 for the stream's own state */
     bool symbolic;      /* a rule, leader or delimiter row: "---|", ". ", "─┼" */
     uint32_t group, next_group;
 };
@@ -856,8 +858,12 @@ static uint64_t copies_at(const repeat_state *r, uint64_t y)
 static uint64_t line_of(const repfix_ctx *ctx, uint64_t a)
 {
     const repeat_state *r = ctx->repeat;
-    if (a <= ctx->a_final)
-        return 1 + r->nl_final - count_nl(r, a, ctx->a_final);
+    if (a < r->base) /* before the window (a rescan starts it late) */
+        a = r->base;
+    if (a <= ctx->a_final) {
+        uint64_t n = count_nl(r, a, ctx->a_final);
+        return 1 + (n < r->nl_final ? r->nl_final - n : 0);
+    }
     return 1 + r->nl_final + count_nl(r, ctx->a_final, a);
 }
 
@@ -905,6 +911,8 @@ static void end_loop(repfix_ctx *ctx, uint64_t e)
 static void rescan(repfix_ctx *ctx, uint64_t hi, bool at_end)
 {
     repeat_state *r = ctx->repeat;
+    if (r->depth >= RESCAN_DEPTH) /* bounded: each level may find the same */
+        return;
     release(ctx, r->safe < hi ? r->safe : hi);
     uint64_t lo = ctx->a_final;
     if (hi <= lo || ctx->error || ctx->stopped)
@@ -918,6 +926,7 @@ static void rescan(repfix_ctx *ctx, uint64_t hi, bool at_end)
     }
     inner->base = inner->a_in = inner->pos = inner->safe = inner->anchor = lo;
     inner->nl_final = r->nl_final;
+    inner->depth = (uint8_t)(r->depth + 1);
     inner->next_group = r->next_group + 1;
     ctx->repeat = inner;
     /* fed piece by piece with the block kinds the bytes came with */
