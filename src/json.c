@@ -910,8 +910,9 @@ static void held_end(repfix_ctx *ctx, json_state *j, bool trailing)
         return;
     if (trailing && j->dig == '0' && copies >= ZERO_RUN_MIN && kind_on(ctx, REPFIX_K_REPEAT)) {
         uint64_t keep = (uint64_t)ctx->keep - 1 < n ? (uint64_t)ctx->keep - 1 : n;
-        finding_add(ctx, REPFIX_K_REPEAT, in + keep, in + n, ctx->a_off, ctx->a_off, j->line, 1,
-                    copies, 1, 0);
+        /* the drop point is after the kept digits */
+        finding_add(ctx, REPFIX_K_REPEAT, in + keep, in + n, ctx->a_off + keep,
+                    ctx->a_off + keep, j->line, 1, copies, 1, 0);
         emit_digits(ctx, '0', keep, in);
         stage_a_emit(ctx, NULL, 0, in + keep, n - keep, BLOCK_JSON);
         return;
