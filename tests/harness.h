@@ -60,29 +60,24 @@ static inline t_params t_defaults(void)
 }
 
 /*
- * Runs src through a fresh context, feeding `in_chunk` bytes at a time
- * (0 = all at once; a negative value -s = pseudo-random sizes from seed s)
- * with output buffers of `out_chunk` bytes.
+ * Runs src through a prepared context (freed here), feeding `in_chunk`
+ * bytes at a time (0 = all at once; a negative value -s = pseudo-random
+ * sizes of 1..rand_max from seed s) with output buffers of `out_chunk`
+ * bytes (0 = 64 KiB).
  */
-static inline t_result t_run(const char *src, size_t len, t_params p, long in_chunk,
-                             size_t out_chunk)
+static inline t_result t_run_ctx(repfix_ctx *ctx, const char *src, size_t len, long in_chunk,
+                                 size_t rand_max, size_t out_chunk)
 {
     t_result r = {0};
-    repfix_ctx *ctx = repfix_ctx_new();
     if (!ctx) {
         r.st = REPFIX_E_NOMEM;
         return r;
     }
-    repfix_set_param(ctx, REPFIX_P_FORMAT, p.format);
-    repfix_set_param(ctx, REPFIX_P_MODE, p.mode);
-    repfix_set_param(ctx, REPFIX_P_KEEP, p.keep);
-    repfix_set_param(ctx, REPFIX_P_KINDS, p.kinds);
-    repfix_set_param(ctx, REPFIX_P_UNICODE_PADDING, p.unicode_padding);
     size_t cap = len * 2 + 64, fcap = 16;
     r.out = malloc(cap + 1);
     r.f = malloc(fcap * sizeof *r.f);
-    char *obuf = malloc(out_chunk ? out_chunk : 65536);
     size_t osz = out_chunk ? out_chunk : 65536, pos = 0;
+    char *obuf = malloc(osz);
     unsigned long seed = in_chunk < 0 ? (unsigned long)-in_chunk : 1;
     for (;;) {
         size_t n = len - pos;
@@ -90,7 +85,7 @@ static inline t_result t_run(const char *src, size_t len, t_params p, long in_ch
             n = (size_t)in_chunk;
         if (in_chunk < 0) {
             seed = seed * 6364136223846793005UL + 1442695040888963407UL;
-            size_t k = (size_t)(seed >> 33) % 97 + 1;
+            size_t k = (size_t)(seed >> 33) % rand_max + 1;
             if (k < n)
                 n = k;
         }
@@ -130,6 +125,25 @@ done:
     free(obuf);
     repfix_ctx_free(ctx);
     return r;
+}
+
+/*
+ * Runs src through a fresh context with parameters p, feeding `in_chunk`
+ * bytes at a time (0 = all at once; a negative value -s = pseudo-random
+ * sizes from seed s) with output buffers of `out_chunk` bytes.
+ */
+static inline t_result t_run(const char *src, size_t len, t_params p, long in_chunk,
+                             size_t out_chunk)
+{
+    repfix_ctx *ctx = repfix_ctx_new();
+    if (ctx) {
+        repfix_set_param(ctx, REPFIX_P_FORMAT, p.format);
+        repfix_set_param(ctx, REPFIX_P_MODE, p.mode);
+        repfix_set_param(ctx, REPFIX_P_KEEP, p.keep);
+        repfix_set_param(ctx, REPFIX_P_KINDS, p.kinds);
+        repfix_set_param(ctx, REPFIX_P_UNICODE_PADDING, p.unicode_padding);
+    }
+    return t_run_ctx(ctx, src, len, in_chunk, 97, out_chunk);
 }
 
 /* Same bytes and same findings (all fields). */

@@ -19,60 +19,14 @@ typedef struct {
 /* Runs src through a JSONL context with the given fields. */
 static t_result run(const char *src, size_t len, run_opts o)
 {
-    t_result r = {0};
     repfix_ctx *ctx = repfix_ctx_new();
-    repfix_set_param(ctx, REPFIX_P_FORMAT, REPFIX_FORMAT_JSONL);
-    repfix_set_param(ctx, REPFIX_P_MODE, o.mode);
-    for (int i = 0; i < 4 && o.fields[i]; i++)
-        CHECK(repfix_add_field(ctx, o.fields[i]) == REPFIX_OK, "add_field %s", o.fields[i]);
-    size_t cap = len + 4096, fcap = 16, pos = 0;
-    r.out = malloc(cap + 1);
-    r.f = malloc(fcap * sizeof *r.f);
-    static char obuf[1 << 16];
-    unsigned long seed = o.chunk < 0 ? (unsigned long)-o.chunk : 1;
-    for (;;) {
-        size_t n = len - pos;
-        if (o.chunk > 0 && (size_t)o.chunk < n)
-            n = (size_t)o.chunk;
-        if (o.chunk < 0) {
-            seed = seed * 6364136223846793005UL + 1442695040888963407UL;
-            size_t k = (size_t)(seed >> 33) % 5000 + 1;
-            if (k < n)
-                n = k;
-        }
-        repfix_in in = {src + pos, n, 0};
-        int last = pos + n == len;
-        for (;;) {
-            repfix_out out = {obuf, sizeof obuf, 0};
-            r.st = repfix_process(ctx, &out, &in, last ? REPFIX_END : REPFIX_CONTINUE);
-            if (r.len + out.pos > cap) {
-                cap = (r.len + out.pos) * 2;
-                r.out = realloc(r.out, cap + 1);
-            }
-            memcpy(r.out + r.len, obuf, out.pos);
-            r.len += out.pos;
-            repfix_finding f;
-            while (repfix_next_finding(ctx, &f)) {
-                if (r.nf == fcap)
-                    r.f = realloc(r.f, (fcap *= 2) * sizeof *r.f);
-                r.f[r.nf++] = f;
-            }
-            if (r.st != REPFIX_OK)
-                goto done;
-            if (in.pos < in.size || out.pos == out.size)
-                continue;
-            if (last && repfix_held(ctx) > 0)
-                continue;
-            break;
-        }
-        pos += n;
-        if (pos >= len)
-            break;
+    if (ctx) {
+        repfix_set_param(ctx, REPFIX_P_FORMAT, REPFIX_FORMAT_JSONL);
+        repfix_set_param(ctx, REPFIX_P_MODE, o.mode);
+        for (int i = 0; i < 4 && o.fields[i]; i++)
+            CHECK(repfix_add_field(ctx, o.fields[i]) == REPFIX_OK, "add_field %s", o.fields[i]);
     }
-done:
-    r.out[r.len] = '\0';
-    repfix_ctx_free(ctx);
-    return r;
+    return t_run_ctx(ctx, src, len, o.chunk, 5000, 1 << 16);
 }
 
 static t_result run_s(const char *s, run_opts o) { return run(s, strlen(s), o); }
