@@ -82,7 +82,6 @@
 #define WEAK_GAP 48u              /* weaker anchor condition after this */
 /* Gear cut conditions on bits 11..15 of the hash: they depend on the last 16
  * bytes only, so copies agree on their cuts 16 bytes after they start. */
-#define STRONG_MASK (31ull << 11)
 #define WEAK_MASK (3ull << 11)
 #define HOLD_MAX (256u * 1024)    /* most bytes a candidate holds */
 #define RESCAN_DEPTH 2u           /* nested rescans of failed candidates */
@@ -121,8 +120,7 @@ struct repeat_state {
     uint64_t safe;     /* bytes below may be released */
     uint64_t anchor;   /* last anchor */
     uint64_t pend;     /* start of a short match at the last anchor, or UINT64_MAX */
-    uint64_t h;        /* gear hash of the bytes before pos */
-    uint64_t h_anchor; /* gear hash at the last anchor */
+    uint64_t gh, gpos; /* gear hash of the bytes before gpos (gear_cut) */
     uint64_t nl_final; /* '\n' bytes below a_final */
     uint64_t gear[256];
     anchor_ent tab[TABLE_WAYS << TABLE_BITS];
@@ -184,7 +182,7 @@ void repeat_reset(repeat_state *r)
 {
     if (!r)
         return;
-    r->base = r->a_in = r->pos = r->safe = r->anchor = r->h = r->h_anchor = r->nl_final = 0;
+    r->base = r->a_in = r->pos = r->safe = r->anchor = r->gh = r->gpos = r->nl_final = 0;
     r->pend = UINT64_MAX;
     if (r->n_dirty > DIRTY_MAX)
         memset(r->tab, 0, sizeof r->tab);
@@ -499,15 +497,34 @@ static void start_candidate(repfix_ctx *ctx, uint64_t p, uint64_t r0, uint64_t f
 
 /* ---- idle scanning ---------------------------------------------------- */
 
+/* The fingerprint of the segment [j, x): its length and its last 64 bytes
+ * at most, a word at a time. */
+static uint64_t segment_hash(const repeat_state *r, uint64_t j, uint64_t x)
+{
+    const unsigned char *b = (const unsigned char *)r->buf - r->base;
+    uint64_t len = x - j, n = len < 64 ? len : 64, at = x - n;
+    uint64_t h = len * 0xD6E8FEB86659FD93ull, w;
+    for (; n >= 8; n -= 8, at += 8) {
+        memcpy(&w, b + at, 8);
+        h = (h ^ w) * 0x9E3779B97F4A7C15ull;
+        h ^= h >> 29;
+    }
+    if (n) {
+        w = 0;
+        memcpy(&w, b + at, (size_t)n);
+        h = (h ^ w) * 0x9E3779B97F4A7C15ull;
+        h ^= h >> 29;
+    }
+    return h;
+}
+
 /* Long periods: the segment [anchor, x) against the last anchor with the
  * same fingerprint. Returns true when a candidate started. */
 static bool anchor_at(repfix_ctx *ctx, uint64_t x)
 {
     repeat_state *r = ctx->repeat;
     uint64_t j = r->anchor, len = x - j;
-    /* the gear hash is linear: this removes the bytes before the segment */
-    uint64_t seg = len < 64 ? r->h - (r->h_anchor << len) : r->h;
-    uint64_t fp = seg ^ (len * 0xD6E8FEB86659FD93ull);
+    uint64_t fp = segment_hash(r, j, x);
     size_t si = (size_t)((fp * 0x9E3779B97F4A7C15ull) >> (64 - TABLE_BITS));
     anchor_ent *set = &r->tab[si * TABLE_WAYS];
     anchor_ent *e = NULL; /* the way that holds fp, else the (first) oldest */
@@ -551,7 +568,6 @@ static bool anchor_at(repfix_ctx *ctx, uint64_t x)
     r->n_dirty++;
     r->anchor = x;
     r->pend = pend;
-    r->h_anchor = r->h;
     return started;
 }
 
@@ -747,18 +763,55 @@ static uint64_t maybe_natural(const unsigned char *b, uint64_t base, uint64_t y,
     return m;
 }
 
+/* Gear cuts after the plain bytes [from, lim): the first x in (from, lim]
+ * where the gear hash of the 16 bytes before x has its WEAK_MASK bits zero
+ * (bits 11..15 of the hash depend on those 16 bytes only, so a cut is
+ * content-defined wherever the hashing starts), or 0. The hash carries over
+ * to a call that goes on where the last one stopped. */
+static uint64_t gear_cut(repeat_state *r, uint64_t from, uint64_t lim)
+{
+    const unsigned char *b = (const unsigned char *)r->buf - r->base;
+    const uint64_t *gear = r->gear;
+    uint64_t h = r->gh, y = from;
+    if (r->gpos != from) {
+        h = 0;
+        for (uint64_t i = from > r->base + 15 ? from - 15 : r->base; i < from; i++)
+            h = (h << 1) + gear[b[i]];
+    }
+    for (; y + 4 <= lim; y += 4) { /* cuts are rare: 4 bytes a step */
+        uint64_t h1 = (h << 1) + gear[b[y]];
+        uint64_t h2 = (h1 << 1) + gear[b[y + 1]];
+        uint64_t h3 = (h2 << 1) + gear[b[y + 2]];
+        uint64_t h4 = (h3 << 1) + gear[b[y + 3]];
+        if ((h1 & WEAK_MASK) == 0 || (h2 & WEAK_MASK) == 0 || (h3 & WEAK_MASK) == 0 ||
+            (h4 & WEAK_MASK) == 0)
+            break;
+        h = h4;
+    }
+    for (; y < lim; y++) {
+        h = (h << 1) + gear[b[y]];
+        if ((h & WEAK_MASK) == 0) {
+            r->gh = h;
+            r->gpos = y + 1;
+            return y + 1;
+        }
+    }
+    r->gh = h;
+    r->gpos = lim;
+    return 0;
+}
+
 /* Scans from pos; returns true when it stopped because a candidate started.
- * Per byte: the gear hash, and an anchor after byte y when y ends a natural
- * anchor, or the hash cuts (STRONG_MASK bits zero; WEAK_MASK bits once the
- * last anchor is WEAK_GAP bytes behind). Bytes that cannot end a natural
- * anchor only feed the hash, in a loop that tests the one mask that applies
- * there. */
+ * An anchor after byte y when y ends a natural anchor, or when the segment
+ * is WEAK_GAP bytes long and the gear hash cuts. Only the bytes that may
+ * end a natural anchor (found 64 at a time) are looked at one by one; the
+ * gear hash runs only over the far part of long segments (prose has a line
+ * or clause end every few dozen bytes, so it rarely runs there at all). */
 static bool idle_scan(repfix_ctx *ctx, uint64_t end)
 {
     repeat_state *r = ctx->repeat;
     const unsigned char *b = (const unsigned char *)r->buf - r->base;
-    const uint64_t *gear = r->gear;
-    uint64_t y = r->pos, h = r->h;
+    uint64_t y = r->pos;
     while (y < end) {
         uint64_t blk = y, blk_end = (y | (CP_STEP - 1)) + 1;
         if (blk_end > end)
@@ -766,52 +819,33 @@ static bool idle_scan(repfix_ctx *ctx, uint64_t end)
         uint64_t nat = maybe_natural(b, r->base, blk, (unsigned)(blk_end - blk));
         while (y < blk_end) {
             uint64_t s = nat ? blk + top_bit(nat & (0 - nat)) : blk_end;
-            while (y < s) { /* plain bytes: only a gear cut anchors */
-                uint64_t weak_from = r->anchor + WEAK_GAP - 1; /* dist >= WEAK_GAP */
-                uint64_t mask = y >= weak_from ? WEAK_MASK : STRONG_MASK;
-                uint64_t lim = y >= weak_from || weak_from > s ? s : weak_from;
-                for (; y + 4 <= lim; y += 4) { /* cuts are rare: 4 bytes a step */
-                    uint64_t h1 = (h << 1) + gear[b[y]];
-                    uint64_t h2 = (h1 << 1) + gear[b[y + 1]];
-                    uint64_t h3 = (h2 << 1) + gear[b[y + 2]];
-                    uint64_t h4 = (h3 << 1) + gear[b[y + 3]];
-                    if ((h1 & mask) == 0 || (h2 & mask) == 0 || (h3 & mask) == 0 ||
-                        (h4 & mask) == 0)
-                        break;
-                    h = h4;
-                }
-                for (; y < lim; y++) {
-                    h = (h << 1) + gear[b[y]];
-                    if ((h & mask) == 0)
-                        break;
-                }
-                if (y == lim)
-                    continue;
-                r->h = h;
-                y++;
-                if (anchor_at(ctx, y)) {
-                    r->pos = y;
+            /* plain bytes [y, s): gear cuts in segments of WEAK_GAP or more */
+            for (;;) {
+                uint64_t from = r->anchor + WEAK_GAP - 1; /* cut x = from + 1 is WEAK_GAP on */
+                if (from < y)
+                    from = y;
+                uint64_t x = from < s ? gear_cut(r, from, s) : 0;
+                if (!x)
+                    break;
+                if (anchor_at(ctx, x)) {
+                    r->pos = x;
                     return true;
                 }
+                y = x;
             }
+            y = s;
             if (y == blk_end)
                 break;
             nat &= nat - 1;
             unsigned char c = b[y];
-            h = (h << 1) + gear[c];
+            uint64_t x = y + 1;
             unsigned cls = anchor_class[c];
-            uint64_t x = y + 1, dist = x - r->anchor;
             bool natural = cls && natural_anchor(r, y, cls);
+            bool cut = !natural && x - r->anchor >= WEAK_GAP && gear_cut(r, y, x);
             y = x;
-            bool anchor = natural || (h & STRONG_MASK) == 0 ||
-                          (dist >= WEAK_GAP && (h & WEAK_MASK) == 0);
-            if (!anchor)
+            if (!natural && !cut)
                 continue;
-            r->h = h;
-            bool started = anchor_at(ctx, x);
-            if (natural) /* gear cuts restart: copies of a line cut alike */
-                h = r->h = r->h_anchor = 0;
-            if (started) {
+            if (anchor_at(ctx, x)) {
                 r->pos = x;
                 return true;
             }
@@ -821,7 +855,6 @@ static bool idle_scan(repfix_ctx *ctx, uint64_t end)
             }
         }
         if (y % CP_STEP == 0) {
-            r->h = h;
             if (y - r->anchor >= FORCE_GAP && anchor_at(ctx, y)) {
                 r->pos = y;
                 return true;
@@ -832,7 +865,6 @@ static bool idle_scan(repfix_ctx *ctx, uint64_t end)
             }
         }
     }
-    r->h = h;
     r->pos = y;
     return false;
 }
