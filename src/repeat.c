@@ -89,7 +89,7 @@
 #define MIN_MATCH 12u              /* bytes a long candidate must match at once */
 /* Zero bytes kept after the last byte: 16-byte loads may pass a_in. */
 #define BUF_PAD 16u
-#define TABLE_BITS 11
+#define TABLE_BITS 10 /* 4096 entries of 8 bytes: the table stays in L1 */
 #define TABLE_WAYS 4
 /* Sets written since the last reset that a reset clears one by one; past
  * that many it clears the whole table (JSONL resets a nested context for
@@ -104,8 +104,9 @@
 enum { ST_IDLE, ST_CAND, ST_LOOP };
 
 typedef struct {
-    uint64_t fp, pos;
-} anchor_ent;
+    uint32_t tag[TABLE_WAYS]; /* fingerprint bits */
+    uint32_t pos[TABLE_WAYS]; /* positions modulo 2^32 */
+} anchor_set;
 
 typedef struct {
     uint64_t off;
@@ -123,7 +124,7 @@ struct repeat_state {
     uint64_t gh, gpos; /* gear hash of the bytes before gpos (gear_cut) */
     uint64_t nl_final; /* '\n' bytes below a_final */
     uint64_t gear[256];
-    anchor_ent tab[TABLE_WAYS << TABLE_BITS];
+    anchor_set tab[1u << TABLE_BITS];
     uint16_t dirty[DIRTY_MAX]; /* sets written since the reset (the first DIRTY_MAX) */
     uint64_t n_dirty;          /* writes since the reset */
     block_trans trans[N_TRANS];
@@ -147,6 +148,7 @@ struct repeat_state {
     uint8_t depth;      /* rescan nesting: 0 for the stream's own state */
     bool symbolic;      /* a rule, leader or delimiter row: "---|", ". ", "─┼" */
     uint32_t group, next_group;
+    repeat_state *spare; /* the state rescan() reuses one level down */
 };
 
 static inline unsigned char B(const repeat_state *r, uint64_t off)
@@ -174,6 +176,7 @@ void repeat_free(repeat_state *r)
 {
     if (!r)
         return;
+    repeat_free(r->spare);
     free(r->buf);
     free(r);
 }
@@ -188,7 +191,7 @@ void repeat_reset(repeat_state *r)
         memset(r->tab, 0, sizeof r->tab);
     else
         for (uint64_t i = 0; i < r->n_dirty; i++)
-            memset(&r->tab[(size_t)r->dirty[i] * TABLE_WAYS], 0, TABLE_WAYS * sizeof *r->tab);
+            memset(&r->tab[r->dirty[i]], 0, sizeof *r->tab);
     r->n_dirty = 0;
     r->n_trans = 0;
     r->last_block = BLOCK_PROSE;
@@ -235,15 +238,32 @@ static bool append(repfix_ctx *ctx, const char *p, size_t n)
     return true;
 }
 
+static unsigned popcount64(uint64_t m)
+{
+#if defined(__GNUC__)
+    return (unsigned)__builtin_popcountll(m);
+#else
+    unsigned n = 0;
+    for (; m; m &= m - 1)
+        n++;
+    return n;
+#endif
+}
+
 static uint64_t count_nl(const repeat_state *r, uint64_t lo, uint64_t hi)
 {
-    uint64_t n = 0;
-    const char *p = r->buf + (lo - r->base), *end = r->buf + (hi - r->base);
-    while (p < end && (p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
-        n++;
-        p++;
-    }
-    return n;
+    const unsigned char *p = (const unsigned char *)r->buf + (lo - r->base);
+    size_t n = (size_t)(hi - lo), i = 0;
+    uint64_t c = 0;
+#ifdef __SSE2__
+    const __m128i nl = _mm_set1_epi8('\n');
+    for (; i + 16 <= n; i += 16)
+        c += popcount64((unsigned)_mm_movemask_epi8(
+            _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + i)), nl)));
+#endif
+    for (; i < n; i++)
+        c += p[i] == '\n';
+    return c;
 }
 
 static void release(repfix_ctx *ctx, uint64_t upto)
@@ -412,17 +432,6 @@ static uint64_t align(const repeat_state *r, uint64_t lo, uint64_t q, uint64_t p
     return lo;
 }
 
-static unsigned popcount64(uint64_t m)
-{
-#if defined(__GNUC__)
-    return (unsigned)__builtin_popcountll(m);
-#else
-    unsigned n = 0;
-    for (; m; m &= m - 1)
-        n++;
-    return n;
-#endif
-}
 
 /* Code points in [lo, lo + p): bytes that are not 10xxxxxx, 8 at a time. */
 static uint64_t code_points(const repeat_state *r, uint64_t lo, uint64_t p)
@@ -497,24 +506,47 @@ static void start_candidate(repfix_ctx *ctx, uint64_t p, uint64_t r0, uint64_t f
 
 /* ---- idle scanning ---------------------------------------------------- */
 
+/* Index of the highest set bit of m (m != 0). */
+static unsigned top_bit(uint64_t m)
+{
+#if defined(__GNUC__)
+    return 63u - (unsigned)__builtin_clzll(m);
+#else
+    unsigned i = 0;
+    while (m >>= 1)
+        i++;
+    return i;
+#endif
+}
+
 /* The fingerprint of the segment [j, x): its length and its last 64 bytes
- * at most, a word at a time. */
+ * at most, as a sum of words times a constant per word (independent
+ * multiplies, no chain), mixed once at the end. */
 static uint64_t segment_hash(const repeat_state *r, uint64_t j, uint64_t x)
 {
+    static const uint64_t mul[8] = {
+        0x9E3779B97F4A7C15ull, 0xC2B2AE3D27D4EB4Full, 0x165667B19E3779F9ull,
+        0xD6E8FEB86659FD93ull, 0xFF51AFD7ED558CCDull, 0xC4CEB9FE1A85EC53ull,
+        0x94D049BB133111EBull, 0xBF58476D1CE4E5B9ull,
+    };
     const unsigned char *b = (const unsigned char *)r->buf - r->base;
     uint64_t len = x - j, n = len < 64 ? len : 64, at = x - n;
-    uint64_t h = len * 0xD6E8FEB86659FD93ull, w;
-    for (; n >= 8; n -= 8, at += 8) {
+    uint64_t h = len * 0x2545F4914F6CDD1Dull, w;
+    unsigned i = 0;
+    for (; n >= 8; n -= 8, at += 8, i++) {
         memcpy(&w, b + at, 8);
-        h = (h ^ w) * 0x9E3779B97F4A7C15ull;
-        h ^= h >> 29;
+        h += w * mul[i];
     }
-    if (n) {
-        w = 0;
-        memcpy(&w, b + at, (size_t)n);
-        h = (h ^ w) * 0x9E3779B97F4A7C15ull;
-        h ^= h >> 29;
+    if (n) { /* the bytes after x are readable (BUF_PAD at worst): masked off */
+        memcpy(&w, b + at, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        w >>= 8 * (8 - n);
+#else
+        w &= (1ull << (8 * n)) - 1;
+#endif
+        h += w * mul[i];
     }
+    h ^= h >> 32;
     return h;
 }
 
@@ -524,23 +556,28 @@ static bool anchor_at(repfix_ctx *ctx, uint64_t x)
 {
     repeat_state *r = ctx->repeat;
     uint64_t j = r->anchor, len = x - j;
-    uint64_t fp = segment_hash(r, j, x);
-    size_t si = (size_t)((fp * 0x9E3779B97F4A7C15ull) >> (64 - TABLE_BITS));
-    anchor_ent *set = &r->tab[si * TABLE_WAYS];
-    anchor_ent *e = NULL; /* the way that holds fp, else the (first) oldest */
-    for (int w = 0; w < TABLE_WAYS && !e; w++)
-        if (set[w].fp == fp)
-            e = &set[w];
-    if (!e) {
-        e = set;
-        for (int w = 1; w < TABLE_WAYS; w++)
-            if (set[w].pos < e->pos)
-                e = &set[w];
-    }
+    uint64_t fp = segment_hash(r, j, x) * 0x9E3779B97F4A7C15ull;
+    size_t si = (size_t)(fp >> (64 - TABLE_BITS));
+    uint32_t tag = (uint32_t)fp | 1, x32 = (uint32_t)x;
+    anchor_set *set = &r->tab[si];
+    /* the way that holds tag, else a way picked by the tag (positions are
+     * kept modulo 2^32: an age is x - pos; entries too old to matter only
+     * cost a failed comparison) */
+    unsigned hit = 0;
+#ifdef __SSE2__
+    _Static_assert(TABLE_WAYS == 4, "one 16-byte compare covers a set");
+    hit = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(
+        _mm_loadu_si128((const __m128i *)(const void *)set->tag), _mm_set1_epi32((int)tag))));
+#else
+    for (unsigned w = 0; w < TABLE_WAYS; w++)
+        hit |= (unsigned)(set->tag[w] == tag) << w;
+#endif
+    unsigned way = hit ? top_bit(hit & (0u - hit)) : (tag >> 8) % TABLE_WAYS;
+    uint32_t age = x32 - set->pos[way];
     bool started = false;
     uint64_t pend = UINT64_MAX;
-    if (!r->quiet && e->fp == fp && e->pos < x && x - e->pos <= MAX_PERIOD && e->pos >= r->base + len) {
-        uint64_t d = x - e->pos;
+    if (!r->quiet && hit && age > 0 && age <= MAX_PERIOD && age + len <= x - r->base) {
+        uint64_t d = age;
         uint64_t y = x;
         while (y > j && B(r, y - 1) == B(r, y - 1 - d))
             y--;
@@ -561,27 +598,14 @@ static bool anchor_at(repfix_ctx *ctx, uint64_t x)
             }
         }
     }
-    e->fp = fp;
-    e->pos = x;
+    set->tag[way] = tag;
+    set->pos[way] = x32;
     if (r->n_dirty < DIRTY_MAX)
         r->dirty[r->n_dirty] = (uint16_t)si;
     r->n_dirty++;
     r->anchor = x;
     r->pend = pend;
     return started;
-}
-
-/* Index of the highest set bit of m (m != 0). */
-static unsigned top_bit(uint64_t m)
-{
-#if defined(__GNUC__)
-    return 63u - (unsigned)__builtin_clzll(m);
-#else
-    unsigned i = 0;
-    while (m >>= 1)
-        i++;
-    return i;
-#endif
 }
 
 #ifdef __SSE2__
@@ -951,11 +975,12 @@ static void rescan(repfix_ctx *ctx, uint64_t hi, bool at_end)
         return;
     if (region_blocks(r, lo, hi) & (1u << BLOCK_JSON))
         return;
-    repeat_state *inner = repeat_new();
-    if (!inner) {
+    if (!r->spare && !(r->spare = repeat_new())) {
         ctx_fail(ctx, REPFIX_E_NOMEM);
         return;
     }
+    repeat_state *inner = r->spare;
+    repeat_reset(inner);
     inner->base = inner->a_in = inner->pos = inner->safe = inner->anchor = lo;
     inner->nl_final = r->nl_final;
     inner->depth = (uint8_t)(r->depth + 1);
@@ -986,7 +1011,6 @@ static void rescan(repfix_ctx *ctx, uint64_t hi, bool at_end)
     }
     ctx->repeat = r;
     r->next_group = inner->next_group + 1;
-    repeat_free(inner);
 }
 
 /* Compares new bytes against the period before them; returns true when the
