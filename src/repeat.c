@@ -256,10 +256,17 @@ static uint64_t count_nl(const repeat_state *r, uint64_t lo, uint64_t hi)
     size_t n = (size_t)(hi - lo), i = 0;
     uint64_t c = 0;
 #ifdef __SSE2__
-    const __m128i nl = _mm_set1_epi8('\n');
-    for (; i + 16 <= n; i += 16)
-        c += popcount64((unsigned)_mm_movemask_epi8(
-            _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + i)), nl)));
+    /* each match subtracts -1 from its byte lane; lanes are summed before
+     * they can overflow */
+    const __m128i nl = _mm_set1_epi8('\n'), zero = _mm_setzero_si128();
+    while (i + 16 <= n) {
+        __m128i acc = zero;
+        for (unsigned k = 0; k < 255 && i + 16 <= n; k++, i += 16)
+            acc = _mm_sub_epi8(acc, _mm_cmpeq_epi8(
+                _mm_loadu_si128((const __m128i *)(const void *)(p + i)), nl));
+        __m128i sums = _mm_sad_epu8(acc, zero);
+        c += (uint64_t)_mm_cvtsi128_si32(sums) + (uint64_t)_mm_extract_epi16(sums, 4);
+    }
 #endif
     for (; i < n; i++)
         c += p[i] == '\n';
