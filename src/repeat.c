@@ -122,7 +122,7 @@ struct repeat_state {
     uint64_t anchor;   /* last anchor */
     uint64_t pend;     /* start of a short match at the last anchor, or UINT64_MAX */
     uint64_t gh, gpos; /* gear hash of the bytes before gpos (gear_cut) */
-    uint64_t nl_final; /* '\n' bytes below a_final */
+    uint64_t nl_base;  /* '\n' bytes below base */
     uint64_t gear[256];
     anchor_set tab[1u << TABLE_BITS];
     uint16_t dirty[DIRTY_MAX]; /* sets written since the reset (the first DIRTY_MAX) */
@@ -185,7 +185,7 @@ void repeat_reset(repeat_state *r)
 {
     if (!r)
         return;
-    r->base = r->a_in = r->pos = r->safe = r->anchor = r->gh = r->gpos = r->nl_final = 0;
+    r->base = r->a_in = r->pos = r->safe = r->anchor = r->gh = r->gpos = r->nl_base = 0;
     r->pend = UINT64_MAX;
     if (r->n_dirty > DIRTY_MAX)
         memset(r->tab, 0, sizeof r->tab);
@@ -208,35 +208,6 @@ size_t repeat_held(const repfix_ctx *ctx)
 }
 
 /* ---- buffer ----------------------------------------------------------- */
-
-static bool append(repfix_ctx *ctx, const char *p, size_t n)
-{
-    repeat_state *r = ctx->repeat;
-    size_t len = (size_t)(r->a_in - r->base);
-    if (len + n > r->cap) {
-        uint64_t keep_from = ctx->a_final > WIN_HIST ? ctx->a_final - WIN_HIST : 0;
-        if (keep_from > r->base) {
-            size_t cut = (size_t)(keep_from - r->base);
-            memmove(r->buf, r->buf + cut, len - cut);
-            r->base = keep_from;
-            len -= cut;
-        }
-        if (len + n > r->cap) {
-            size_t cap = r->cap ? r->cap : 4 * WIN_HIST;
-            while (cap < len + n)
-                cap *= 2;
-            char *nb = realloc(r->buf, cap + BUF_PAD);
-            if (!nb)
-                return false;
-            r->buf = nb;
-            r->cap = cap;
-        }
-    }
-    memcpy(r->buf + len, p, n);
-    memset(r->buf + len + n, 0, BUF_PAD);
-    r->a_in += n;
-    return true;
-}
 
 static unsigned popcount64(uint64_t m)
 {
@@ -273,22 +244,49 @@ static uint64_t count_nl(const repeat_state *r, uint64_t lo, uint64_t hi)
     return c;
 }
 
+static bool append(repfix_ctx *ctx, const char *p, size_t n)
+{
+    repeat_state *r = ctx->repeat;
+    size_t len = (size_t)(r->a_in - r->base);
+    if (len + n > r->cap) {
+        uint64_t keep_from = ctx->a_final > WIN_HIST ? ctx->a_final - WIN_HIST : 0;
+        if (keep_from > r->base) {
+            size_t cut = (size_t)(keep_from - r->base);
+            r->nl_base += count_nl(r, r->base, keep_from);
+            memmove(r->buf, r->buf + cut, len - cut);
+            r->base = keep_from;
+            len -= cut;
+        }
+        if (len + n > r->cap) {
+            size_t cap = r->cap ? r->cap : 4 * WIN_HIST;
+            while (cap < len + n)
+                cap *= 2;
+            char *nb = realloc(r->buf, cap + BUF_PAD);
+            if (!nb)
+                return false;
+            r->buf = nb;
+            r->cap = cap;
+        }
+    }
+    memcpy(r->buf + len, p, n);
+    memset(r->buf + len + n, 0, BUF_PAD);
+    r->a_in += n;
+    return true;
+}
+
 static void release(repfix_ctx *ctx, uint64_t upto)
 {
     repeat_state *r = ctx->repeat;
     if (upto <= ctx->a_final)
         return;
     uint64_t from = ctx->a_final;
-    r->nl_final += count_nl(r, from, upto);
     out_keep(ctx, r->buf + (from - r->base), (size_t)(upto - from));
 }
 
 static void drop(repfix_ctx *ctx, uint64_t upto)
 {
-    repeat_state *r = ctx->repeat;
     if (upto <= ctx->a_final)
         return;
-    r->nl_final += count_nl(r, ctx->a_final, upto);
     out_drop(ctx, (size_t)(upto - ctx->a_final));
 }
 
@@ -923,11 +921,7 @@ static uint64_t line_of(const repfix_ctx *ctx, uint64_t a)
     const repeat_state *r = ctx->repeat;
     if (a < r->base) /* before the window (a rescan starts it late) */
         a = r->base;
-    if (a <= ctx->a_final) {
-        uint64_t n = count_nl(r, a, ctx->a_final);
-        return 1 + (n < r->nl_final ? r->nl_final - n : 0);
-    }
-    return 1 + r->nl_final + count_nl(r, ctx->a_final, a);
+    return 1 + r->nl_base + count_nl(r, r->base, a);
 }
 
 /* Adds or extends the finding of the current loop up to `end`. */
@@ -989,7 +983,7 @@ static void rescan(repfix_ctx *ctx, uint64_t hi, bool at_end)
     repeat_state *inner = r->spare;
     repeat_reset(inner);
     inner->base = inner->a_in = inner->pos = inner->safe = inner->anchor = lo;
-    inner->nl_final = r->nl_final;
+    inner->nl_base = r->nl_base + count_nl(r, r->base, lo);
     inner->depth = (uint8_t)(r->depth + 1);
     inner->next_group = r->next_group + 1;
     ctx->repeat = inner;
