@@ -47,6 +47,10 @@ void finding_add(repfix_ctx *ctx, repfix_kind kind, uint64_t in_start, uint64_t 
 {
     if (ctx->error)
         return;
+    /* stage B scans lazily (repeat_flush): it must have seen every byte
+     * stage A emitted before a finding of stage A joins the queue, as if
+     * it ran after every line, so the order of findings stays the same */
+    repeat_flush(ctx);
     pending_finding *pf = group ? open_group(ctx, kind, group) : NULL;
     if (pf) { /* one finding per table and kind: extend it */
         pf->f.end = ctx->off_base + in_end;

@@ -259,6 +259,7 @@ repeat_state *repeat_new(void);
 void repeat_free(repeat_state *r);
 void repeat_reset(repeat_state *r);
 void repeat_feed(repfix_ctx *ctx, const char *p, size_t n, block_kind block);
+void repeat_flush(repfix_ctx *ctx);
 void repeat_end(repfix_ctx *ctx);
 size_t repeat_held(const repfix_ctx *ctx);
 

@@ -149,6 +149,8 @@ struct repeat_state {
     bool symbolic;      /* a rule, leader or delimiter row: "---|", ". ", "─┼" */
     uint32_t group, next_group;
     repeat_state *spare; /* the state rescan() reuses one level down */
+    bool pending;        /* bytes appended since the last scan */
+    bool running;        /* inside run(): findings it adds must not flush */
 };
 
 static inline unsigned char B(const repeat_state *r, uint64_t off)
@@ -196,7 +198,7 @@ void repeat_reset(repeat_state *r)
     r->n_trans = 0;
     r->last_block = BLOCK_PROSE;
     r->state = ST_IDLE;
-    r->quiet = r->ready = false;
+    r->quiet = r->ready = r->pending = r->running = false;
     r->group = 0;
     r->next_group = 1;
 }
@@ -998,10 +1000,12 @@ static void rescan(repfix_ctx *ctx, uint64_t hi, bool at_end)
         if (t->off <= lo || t->off >= hi)
             continue;
         repeat_feed(ctx, r->buf + (at - r->base), (size_t)(t->off - at), (block_kind)cur);
+        repeat_flush(ctx);
         at = t->off;
         cur = t->block;
     }
     repeat_feed(ctx, r->buf + (at - r->base), (size_t)(hi - at), (block_kind)cur);
+    repeat_flush(ctx);
     if (at_end) {
         repeat_end(ctx);
     } else if (!ctx->error && !ctx->stopped) {
@@ -1099,6 +1103,10 @@ static void run(repfix_ctx *ctx)
     release(ctx, r->safe); /* never beyond safe: it is the same for any split */
 }
 
+/* Stage A's bytes are only appended here; repeat_flush scans them. Every
+ * decision depends on the bytes alone, so scanning a slice of lines at once
+ * gives what scanning them line by line gives, without paying the per-call
+ * cost for every line. */
 void repeat_feed(repfix_ctx *ctx, const char *p, size_t n, block_kind block)
 {
     repeat_state *r = ctx->repeat;
@@ -1109,7 +1117,18 @@ void repeat_feed(repfix_ctx *ctx, const char *p, size_t n, block_kind block)
         ctx_fail(ctx, REPFIX_E_NOMEM);
         return;
     }
+    r->pending = true;
+}
+
+void repeat_flush(repfix_ctx *ctx)
+{
+    repeat_state *r = ctx->repeat;
+    if (!r || !r->pending || r->running)
+        return;
+    r->pending = false;
+    r->running = true;
     run(ctx);
+    r->running = false;
 }
 
 /* End of input: a loop that reaches it is judged with the end-of-input
@@ -1117,6 +1136,7 @@ void repeat_feed(repfix_ctx *ctx, const char *p, size_t n, block_kind block)
 void repeat_end(repfix_ctx *ctx)
 {
     repeat_state *r = ctx->repeat;
+    repeat_flush(ctx);
     if (!r || ctx->error || ctx->stopped)
         return;
     if (r->state != ST_IDLE && r->f == r->a_in) {

@@ -178,6 +178,7 @@ static void feed(repfix_ctx *ctx, const char *p, size_t n)
     case REPFIX_FORMAT_JSON: json_feed(ctx, p, n); break;
     case REPFIX_FORMAT_JSONL: jsonl_feed(ctx, p, n); break;
     }
+    repeat_flush(ctx); /* whole lines out before this call returns */
 }
 
 static void finish(repfix_ctx *ctx)
