@@ -86,7 +86,7 @@ static bool amap_add(repfix_ctx *ctx, uint64_t a_len, uint64_t in_off, uint64_t 
         amap_mark *last = &ctx->marks[ctx->n_marks - 1];
         bool identity_last = last->a_len == last->in_len;
         if (identity_last && a_len == in_len && last->a_off + last->a_len == ctx->a_off &&
-            last->in_off + last->in_len == in_off) {
+            last->in_off + last->in_len == in_off && last->nl_dropped == ctx->nl_dropped) {
             last->a_len += a_len;
             last->in_len += in_len;
             return true;
@@ -103,16 +103,16 @@ static bool amap_add(repfix_ctx *ctx, uint64_t a_len, uint64_t in_off, uint64_t 
             ctx->cap_marks = cap;
         }
     }
-    ctx->marks[ctx->n_marks++] = (amap_mark){ctx->a_off, in_off, a_len, in_len};
+    ctx->marks[ctx->n_marks++] = (amap_mark){ctx->a_off, in_off, a_len, in_len, ctx->nl_dropped};
     return true;
 }
 
-uint64_t amap_in(const repfix_ctx *ctx, uint64_t a)
+/* The last mark with a_off <= a (the first one if none), or NULL. */
+static const amap_mark *amap_find(const repfix_ctx *ctx, uint64_t a)
 {
     size_t lo = ctx->first_mark, hi = ctx->n_marks;
     if (lo == hi)
-        return 0; /* nothing emitted yet */
-    /* last mark with a_off <= a */
+        return NULL; /* nothing emitted yet */
     while (hi - lo > 1) {
         size_t mid = lo + (hi - lo) / 2;
         if (ctx->marks[mid].a_off <= a)
@@ -120,7 +120,20 @@ uint64_t amap_in(const repfix_ctx *ctx, uint64_t a)
         else
             hi = mid;
     }
-    const amap_mark *m = &ctx->marks[lo];
+    return &ctx->marks[lo];
+}
+
+uint64_t amap_nl_dropped(const repfix_ctx *ctx, uint64_t a)
+{
+    const amap_mark *m = amap_find(ctx, a);
+    return m ? m->nl_dropped : ctx->nl_dropped;
+}
+
+uint64_t amap_in(const repfix_ctx *ctx, uint64_t a)
+{
+    const amap_mark *m = amap_find(ctx, a);
+    if (!m)
+        return 0;
     if (a < m->a_off)
         return m->in_off;
     uint64_t d = a - m->a_off;

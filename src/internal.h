@@ -97,6 +97,7 @@ typedef struct {
 /* ---- address map: stage A offsets to input offsets ----------------- */
 typedef struct {
     uint64_t a_off, in_off, a_len, in_len;
+    uint64_t nl_dropped; /* input line ends stage A dropped up to this piece's end */
 } amap_mark;
 
 /* Opaque states of detectors with their own files. */
@@ -156,6 +157,10 @@ struct repfix_ctx {
     uint64_t a_off;      /* bytes stage A emitted */
     amap_mark *marks;
     size_t n_marks, cap_marks, first_mark;
+    /* input line ends stage A dropped so far: a detector that drops input
+     * lines adds them before it emits the piece (stage B's findings give
+     * input line numbers: its own line count plus these) */
+    uint64_t nl_dropped;
     repeat_state *repeat;
 
     /* stage B -> output */
@@ -189,6 +194,7 @@ void stage_a_emit(repfix_ctx *ctx, const char *p, size_t n, uint64_t in_off,
                   uint64_t in_len, block_kind block);
 /* Input offset of stage A offset a (a within the repeat window). */
 uint64_t amap_in(const repfix_ctx *ctx, uint64_t a);
+uint64_t amap_nl_dropped(const repfix_ctx *ctx, uint64_t a);
 
 /* Stage B output: the next n stage A bytes are kept / dropped. */
 void out_keep(repfix_ctx *ctx, const char *p, size_t n);

@@ -69,10 +69,12 @@ void newline_flush(repfix_ctx *ctx, bool next_is_code, bool at_end)
     } else if (at_end) {
         finding_add(ctx, REPFIX_K_NEWLINE_RUN, nl->first_in, nl->end_in, ctx->a_off,
                     ctx->a_off, nl->first_line, 0, 0, nl->blanks, 0);
+        ctx->nl_dropped += nl->blanks;
         stage_a_emit(ctx, NULL, 0, nl->first_in, span, block);
     } else {
         finding_add(ctx, REPFIX_K_NEWLINE_RUN, nl->first_in, nl->end_in, ctx->a_off,
                     ctx->a_off + nl->first.len, nl->first_line, 0, 0, nl->blanks, 0);
+        ctx->nl_dropped += nl->blanks - 1; /* the first blank line stays */
         stage_a_emit(ctx, nl->first.p, nl->first.len, nl->first_in, span, block);
     }
     nl->blanks = 0;

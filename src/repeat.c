@@ -923,7 +923,8 @@ static uint64_t line_of(const repfix_ctx *ctx, uint64_t a)
     const repeat_state *r = ctx->repeat;
     if (a < r->base) /* before the window (a rescan starts it late) */
         a = r->base;
-    return 1 + r->nl_base + count_nl(r, r->base, a);
+    /* input lines: the ones stage A dropped before a count too */
+    return 1 + r->nl_base + count_nl(r, r->base, a) + amap_nl_dropped(ctx, a);
 }
 
 /* Adds or extends the finding of the current loop up to `end`. */

@@ -104,7 +104,7 @@ repfix_status repfix_ctx_reset(repfix_ctx *ctx)
     nearloop_reset(ctx->nearloop);
     ctx->n_edits = 0;
     ctx->edit_bytes.len = 0;
-    ctx->a_off = ctx->a_final = ctx->dropped = 0;
+    ctx->a_off = ctx->a_final = ctx->dropped = ctx->nl_dropped = 0;
     ctx->n_marks = ctx->first_mark = 0;
     ctx->outq.len = ctx->outq_pos = 0;
     ctx->out_off = 0;

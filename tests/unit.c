@@ -134,6 +134,34 @@ static void test_line_latency(void)
     repfix_ctx_free(ctx);
 }
 
+/* A loop's finding names its input line, also after stage A removed blank
+ * lines before it. */
+static void test_loop_line_number(void)
+{
+    char src[4096];
+    size_t n = 0;
+    n += (size_t)snprintf(src + n, sizeof src - n, "Intro.\n\n\n\n\n\nMore text here.\n\n\n\n\n");
+    for (int i = 0; i < 6; i++)
+        n += (size_t)snprintf(src + n, sizeof src - n, "The same sentence comes back again and again.\n");
+    size_t want_line = 1;
+    const char *first = strstr(src, "The same");
+    for (const char *p = src; p < first; p++)
+        want_line += *p == '\n';
+    for (long chunk = 0; chunk <= 1; chunk++) {
+        t_result r = t_run(src, n, t_defaults(), chunk, 0);
+        int seen = 0;
+        for (size_t i = 0; i < r.nf; i++) {
+            if (r.f[i].kind != REPFIX_K_REPEAT)
+                continue;
+            seen++;
+            CHECK(r.f[i].line == want_line, "loop line %llu, want %zu (chunk %ld)",
+                  (unsigned long long)r.f[i].line, want_line, chunk);
+        }
+        CHECK(seen == 1, "%d loop findings (chunk %ld)", seen, chunk);
+        t_result_free(&r);
+    }
+}
+
 int main(void)
 {
     test_names();
@@ -142,5 +170,6 @@ int main(void)
     test_untouched_bytes();
     test_long_line_bounded();
     test_line_latency();
+    test_loop_line_number();
     return t_report();
 }
