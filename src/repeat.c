@@ -149,6 +149,7 @@ struct repeat_state {
     bool symbolic;      /* a rule, leader or delimiter row: "---|", ". ", "─┼" */
     uint32_t group, next_group;
     repeat_state *spare; /* the state rescan() reuses one level down */
+    const repeat_state *parent; /* the state a rescan works for, or NULL */
     bool pending;        /* bytes appended since the last scan */
     bool running;        /* inside run(): findings it adds must not flush */
 };
@@ -921,7 +922,9 @@ static uint64_t copies_at(const repeat_state *r, uint64_t y)
 static uint64_t line_of(const repfix_ctx *ctx, uint64_t a)
 {
     const repeat_state *r = ctx->repeat;
-    if (a < r->base) /* before the window (a rescan starts it late) */
+    while (r->parent) /* a rescan's bytes are the stream state's too */
+        r = r->parent;
+    if (a < r->base)
         a = r->base;
     /* input lines: the ones stage A dropped before a count too */
     return 1 + r->nl_base + count_nl(r, r->base, a) + amap_nl_dropped(ctx, a);
@@ -986,7 +989,7 @@ static void rescan(repfix_ctx *ctx, uint64_t hi, bool at_end)
     repeat_state *inner = r->spare;
     repeat_reset(inner);
     inner->base = inner->a_in = inner->pos = inner->safe = inner->anchor = lo;
-    inner->nl_base = r->nl_base + count_nl(r, r->base, lo);
+    inner->parent = r;
     inner->depth = (uint8_t)(r->depth + 1);
     inner->next_group = r->next_group + 1;
     ctx->repeat = inner;
