@@ -7,10 +7,15 @@
  * sits at the front of stage A: scan_line offers it every complete line
  * first. A line is normalized (ASCII letters lowercased, each run of ASCII
  * digits one '0', other ASCII punctuation and white space dropped, other
- * bytes kept) and hashed, with a second hash of its exact bytes. A run is a
- * sequence of lines periodic in the normalized hash with a period of 1 to
- * NL_MAX_PERIOD lines, cut into copies of that many lines from its first
- * line; the period is the smallest one.
+ * bytes kept). A run is a sequence of lines periodic in the normalized form
+ * with a period of 1 to NL_MAX_PERIOD lines, cut into copies of that many
+ * lines from its first line; the period is the smallest one.
+ * Comparing lines: one pass over a line (SSE2) applies the data rules below
+ * and computes a key that depends on the normalized form only (its letters
+ * and the sum of its kept bytes). Lines with different keys differ; for
+ * equal keys equal contents decide, else a hash of the normalized form,
+ * made once per line when first needed from the bytes kept in q. The exact
+ * comparison ("differs") compares the bytes, line ends included.
  *
  * Rules (the contract's: near-duplicates are loops only when they run to
  * the end of the input or reach 32 copies; real changelogs, version lists
@@ -47,7 +52,12 @@
  * (normalized) the released line 1..NL_MAX_PERIOD lines before it, which
  * stay here as references (while a line with a digit is among the last
  * NL_MAX_PERIOD lines; otherwise nothing is kept and the hot path is one
- * digit scan). A run is found at its copy 2, whose lines are held until
+ * digit scan). The fast path is the common case of that: idle, nothing
+ * held and no match among those references (by key first), the line is
+ * kept as a reference (its bytes and summary, marked done) and
+ * nearloop_line returns false, so scan_line goes on with the line itself:
+ * no copy is replayed. Only a line that matches goes through the state
+ * machine (front). A run is found at its copy 2, whose lines are held until
  * the copy is complete; a candidate run then holds its copies until it is
  * confirmed or breaks, at most NL_HOLD_MAX bytes (beyond that it is given
  * up and passes through while it continues); a confirmed loop streams,
@@ -68,6 +78,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #define NL_MAX_PERIOD 8u
 #define NL_MIN_MID 32u
 #define NL_MIN_MID_CODE 256u
@@ -84,8 +98,10 @@ typedef struct {
     size_t off;          /* bytes in q */
     size_t len, eol;
     uint64_t in_off, line;
-    uint64_t nh, xh;     /* normalized and exact hash */
+    uint64_t key;        /* a cheap function of the normalized form */
+    uint64_t nh;         /* normalized hash, once has_nh */
     uint32_t letters;
+    bool has_nh;
     bool done;           /* emitted or dropped; kept as the reference copy */
 } nl_line;
 
@@ -97,7 +113,7 @@ struct nearloop_state {
     size_t n, cap;
     size_t first_held;   /* lines before it are done */
     bool replaying;
-    uint32_t since_digit; /* lines since the last line with a digit (idle) */
+    uint32_t since_digit; /* lines since the last line with a digit (idle, n > 0) */
     uint64_t in_seen;
     int state;
     uint32_t p;          /* period in lines */
@@ -179,10 +195,172 @@ static uint64_t normalize(const char *p, size_t len, rbuf *out)
     return h;
 }
 
-/* A line that is never part of a near-duplicate run (see the header). */
-static bool data_line(const char *p, size_t len, uint32_t *letters)
+/* The idle test: does the line have an ASCII digit? (Lines of 16 bytes
+ * and more are read in blocks of 16, the last one overlapping.) */
+static bool has_digit(const char *p, size_t len)
 {
-    if (len > NL_LINE_MAX || memchr(p, '|', len))
+    size_t i = 0;
+#ifdef __SSE2__
+    if (len >= 16) {
+        for (;; i += 16) {
+            if (i + 16 > len)
+                i = len - 16; /* the last block overlaps the one before */
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+            __m128i t = _mm_sub_epi8(v, _mm_set1_epi8('0'));
+            if (_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(t, _mm_set1_epi8(9)), t)))
+                return true;
+            if (i + 16 == len)
+                return false;
+        }
+    }
+#endif
+    for (; i < len; i++)
+        if (is_digit((unsigned char)p[i]))
+            return true;
+    return false;
+}
+
+/* A '|' or a link ("](" or "://" with a byte after it) at p[k]. */
+static bool pipe_or_link(const char *p, size_t len, size_t k)
+{
+    return p[k] == '|' || (k + 2 < len && ((p[k] == ']' && p[k + 1] == '(') ||
+                                           (p[k] == ':' && p[k + 1] == '/' && p[k + 2] == '/')));
+}
+
+/* What one pass over a line counts: letters (ASCII letters and bytes
+ * >= 0xC0, as the "data" and ">= 8 letters" rules count them), digits, and
+ * the prefilter key. The letters and the sum of the kept non-digit bytes
+ * (each OR 0x20: lowercased letters, bytes >= 0x80) are functions of the
+ * normalized form, so lines with equal normalized forms have equal keys:
+ * only lines with equal keys need their normalized hashes. */
+typedef struct {
+    uint32_t letters, digits;
+    uint64_t key;
+    bool counted; /* the pass ran to the end (the line is no table row or link) */
+} nl_sums;
+
+static uint64_t make_key(uint64_t letters, uint64_t sum)
+{
+    return sum ^ letters << 32;
+}
+
+#ifdef __SSE2__
+#define SET8(c) _mm_set1_epi8((char)(c))
+
+/* Byte counters (a lane counts at most one per block, so they are summed
+ * every 255 blocks) and the sum of the kept bytes (< 2^32: lines of at most
+ * NL_LINE_MAX bytes). */
+typedef struct {
+    __m128i lt, dg, sum;
+} nl_acc;
+
+/* Sum of the 16 byte lanes of v. */
+static uint32_t lanes_sum(__m128i v)
+{
+    __m128i s = _mm_sad_epu8(v, _mm_setzero_si128());
+    return (uint32_t)_mm_cvtsi128_si32(s) + (uint32_t)_mm_cvtsi128_si32(_mm_srli_si128(s, 8));
+}
+
+/* Bit i set when v[i] is '|', ']' or ':' (looked at one by one). */
+static unsigned specials(__m128i v)
+{
+    return (unsigned)_mm_movemask_epi8(
+        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, SET8('|')), _mm_cmpeq_epi8(v, SET8(']'))),
+                     _mm_cmpeq_epi8(v, SET8(':'))));
+}
+
+/* Counts the lanes of v selected by keep. */
+static inline void count_block(nl_acc *c, __m128i v, __m128i keep)
+{
+    __m128i t = _mm_sub_epi8(v, SET8('0'));
+    __m128i d = _mm_cmpeq_epi8(_mm_min_epu8(t, SET8(9)), t);
+    __m128i low = _mm_or_si128(v, SET8(0x20));
+    __m128i u = _mm_sub_epi8(low, SET8('a'));
+    __m128i a = _mm_cmpeq_epi8(_mm_min_epu8(u, SET8(25)), u);
+    __m128i hi = _mm_cmplt_epi8(v, _mm_setzero_si128());
+    __m128i c0 = _mm_cmpeq_epi8(_mm_max_epu8(v, SET8(0xC0)), v);
+    c->lt = _mm_sub_epi8(c->lt, _mm_and_si128(_mm_or_si128(a, c0), keep));
+    c->dg = _mm_sub_epi8(c->dg, _mm_and_si128(d, keep));
+    c->sum = _mm_add_epi64(c->sum, _mm_sad_epu8(
+        _mm_and_si128(low, _mm_and_si128(_mm_or_si128(a, hi), keep)), _mm_setzero_si128()));
+}
+
+/* Zeros then ones: the 16 bytes at tail_keep + r select the last r lanes. */
+static const unsigned char tail_keep[32] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255};
+#endif
+
+/* Fills *m; true when the line has a '|' or a link (then *m is not). */
+static bool count_line(const char *p, size_t len, nl_sums *m)
+{
+    uint32_t lt = 0, dg = 0, sum = 0;
+#ifdef __SSE2__
+    const __m128i zero = _mm_setzero_si128(), all = SET8(0xFF);
+    nl_acc c = {zero, zero, zero};
+    size_t i = 0;
+    for (unsigned blocks = 0; i + 16 <= len; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+        for (unsigned sp = specials(v); sp; sp &= sp - 1)
+            if (pipe_or_link(p, len, i + (size_t)__builtin_ctz(sp)))
+                return true;
+        count_block(&c, v, all);
+        if (++blocks == 255) {
+            lt += lanes_sum(c.lt);
+            dg += lanes_sum(c.dg);
+            c.lt = c.dg = zero;
+            blocks = 0;
+        }
+    }
+    if (i < len) {
+        /* the rest: the last 16 bytes of the line with the ones already
+         * counted masked off, or a short line copied into zeros (which
+         * count as nothing) */
+        size_t base = len >= 16 ? len - 16 : 0;
+        __m128i v, keep = all;
+        if (len >= 16) {
+            v = _mm_loadu_si128((const __m128i *)(const void *)(p + base));
+            keep = _mm_loadu_si128((const __m128i *)(const void *)(tail_keep + (len - i)));
+        } else {
+            char buf[16] = {0};
+            memcpy(buf, p, len);
+            v = _mm_loadu_si128((const __m128i *)(const void *)buf);
+        }
+        for (unsigned sp = specials(v) & (unsigned)_mm_movemask_epi8(keep); sp; sp &= sp - 1)
+            if (pipe_or_link(p, len, base + (size_t)__builtin_ctz(sp)))
+                return true;
+        count_block(&c, v, keep);
+    }
+    lt += lanes_sum(c.lt);
+    dg += lanes_sum(c.dg);
+    sum = (uint32_t)_mm_cvtsi128_si32(c.sum) +
+          (uint32_t)_mm_cvtsi128_si32(_mm_srli_si128(c.sum, 8));
+#else
+    for (size_t k = 0; k < len; k++) {
+        unsigned char c = (unsigned char)p[k];
+        if (pipe_or_link(p, len, k))
+            return true;
+        if (is_digit(c)) {
+            dg++;
+        } else if (is_alpha(c) || c >= 0x80) {
+            lt += c < 0x80 || c >= 0xC0;
+            sum += c | 0x20;
+        }
+    }
+#endif
+    m->letters = lt;
+    m->digits = dg;
+    m->key = make_key(lt, sum);
+    m->counted = true;
+    return false;
+}
+
+/* A line that is never part of a near-duplicate run (see the header);
+ * otherwise its letters and prefilter key are in *m. */
+static bool data_line(const char *p, size_t len, nl_sums *m)
+{
+    m->counted = false;
+    if (len > NL_LINE_MAX)
         return true;
     size_t i = 0;
     while (i < len && i < 4 && (p[i] == ' ' || p[i] == '\t'))
@@ -200,19 +378,45 @@ static bool data_line(const char *p, size_t len, uint32_t *letters)
         d++;
     if (d > j && d + 1 < len && strchr("-:/.,_", p[d]) && is_digit((unsigned char)p[d + 1]))
         return true; /* a date, a time, a record of numbers */
-    uint32_t lt = 0, dg = 0;
-    for (size_t k = 0; k < len; k++) {
-        unsigned char c = (unsigned char)p[k];
-        if (k + 2 < len && ((c == ']' && p[k + 1] == '(') ||
-                            (c == ':' && p[k + 1] == '/' && p[k + 2] == '/')))
-            return true; /* links: release lists, references */
-        if (is_digit(c))
-            dg++;
-        else if (is_alpha(c) || c >= 0xC0)
-            lt++;
+    if (count_line(p, len, m))
+        return true; /* a table row ('|') or a link: release lists, references */
+    return m->digits * 2 > m->letters;
+}
+
+/* The normalized hash of l, computed when first needed (every line that
+ * is compared still has its bytes in q). */
+static uint64_t norm_hash(nearloop_state *s, nl_line *l)
+{
+    if (!l->has_nh) {
+        l->nh = normalize(s->q.p + l->off, l->len, NULL);
+        l->has_nh = true;
     }
-    *letters = lt;
-    return dg * 2 > lt;
+    return l->nh;
+}
+
+/* Lines a and b (equal keys) have the same normalized form: equal
+ * contents, or equal hashes. */
+static bool same_norm_slow(nearloop_state *s, nl_line *a, nl_line *b)
+{
+    if (a->len == b->len && (a->len == 0 || memcmp(s->q.p + a->off, s->q.p + b->off, a->len) == 0))
+        return true;
+    return norm_hash(s, a) == norm_hash(s, b);
+}
+
+/* Lines i and j have the same normalized form. The key rules most pairs
+ * out without the hash. */
+static inline bool same_norm(nearloop_state *s, size_t i, size_t j)
+{
+    nl_line *a = &s->ln[i], *b = &s->ln[j];
+    return a->key == b->key && same_norm_slow(s, a, b);
+}
+
+/* Lines i and j are equal byte for byte, line ends included. */
+static bool same_bytes(const nearloop_state *s, size_t i, size_t j)
+{
+    const nl_line *a = &s->ln[i], *b = &s->ln[j];
+    size_t n = a->len + a->eol;
+    return n == b->len + b->eol && (n == 0 || memcmp(s->q.p + a->off, s->q.p + b->off, n) == 0);
 }
 
 /* ---- emission ------------------------------------------------------- */
@@ -235,6 +439,7 @@ static void drop_line(repfix_ctx *ctx, nearloop_state *s, size_t i)
     if (l->done)
         return;
     l->done = true;
+    ctx->nl_dropped += l->eol > 0; /* input line numbers of later findings */
     stage_a_emit(ctx, NULL, 0, l->in_off, l->len + l->eol, BLOCK_PROSE);
 }
 
@@ -349,12 +554,12 @@ static void end_run(repfix_ctx *ctx, nearloop_state *s, size_t brk)
 /* Line i continues the run or ends it. */
 static void run_line(repfix_ctx *ctx, nearloop_state *s, size_t i)
 {
-    nl_line *l = &s->ln[i], *ref = &s->ln[i - s->p];
-    if (l->nh != ref->nh) {
+    nl_line *l = &s->ln[i];
+    if (!same_norm(s, i - s->p, i)) {
         end_run(ctx, s, i);
         return;
     }
-    if (l->xh != ref->xh)
+    if (!s->cur_differs && !same_bytes(s, i - s->p, i))
         s->cur_differs = true;
     if (s->state == NL_PASS) {
         replay_line(ctx, s, i);
@@ -405,10 +610,8 @@ static int front(repfix_ctx *ctx, nearloop_state *s)
         size_t pairs = w < p ? w : p;
         bool match = true, differs = false;
         uint32_t letters = 0;
-        for (size_t k = 0; k < pairs && match; k++) {
-            match = s->ln[f - p + k].nh == s->ln[f + k].nh;
-            differs |= s->ln[f - p + k].xh != s->ln[f + k].xh;
-        }
+        for (size_t k = 0; k < pairs && match; k++)
+            match = same_norm(s, f - p + k, f + k);
         if (!match)
             continue;
         if (pairs < p) {
@@ -416,8 +619,10 @@ static int front(repfix_ctx *ctx, nearloop_state *s)
                 continue;
             return -1; /* copy 2 is not complete yet */
         }
-        for (size_t k = 0; k < p; k++)
+        for (size_t k = 0; k < p; k++) {
+            differs = differs || !same_bytes(s, f - p + k, f + k);
             letters += s->ln[f - p + k].letters;
+        }
         if (!differs || letters < NL_MIN_LETTERS)
             break; /* exact copies (stage B's) or no words: not here */
         s->state = NL_RUN;
@@ -491,34 +696,50 @@ static void break_all(repfix_ctx *ctx, nearloop_state *s)
     s->q.len = 0;
 }
 
+/* Line i (IDLE, nothing held) matches none of the released lines
+ * 1..NL_MAX_PERIOD lines before it: front() would release it at once, as
+ * the fast path does. */
+static bool no_match(nearloop_state *s, size_t i)
+{
+    for (size_t p = 1; p <= NL_MAX_PERIOD && p <= i; p++)
+        if (same_norm(s, i - p, i))
+            return false;
+    return true;
+}
+
 bool nearloop_line(repfix_ctx *ctx, const line_view *lv)
 {
     nearloop_state *s = ctx->nearloop;
     if (!s || s->replaying || ctx->error || lv->in_off < s->in_seen)
         return false;
     s->in_seen = lv->in_off + lv->len + lv->eol;
-    uint32_t letters = 0;
-    bool digit = false;
     if (lv->partial || ctx->scan.in_fragment) {
         break_all(ctx, s);
         return false;
     }
-    if (s->state == NL_IDLE && s->first_held >= s->n) {
-        for (size_t k = 0; k < lv->len && !digit; k++)
-            digit = is_digit((unsigned char)lv->p[k]);
-        if (digit)
+    bool idle = s->state == NL_IDLE && s->first_held >= s->n;
+    bool digit_later = false;
+    if (idle) {
+        if (s->n > 0 && s->since_digit < NL_MAX_PERIOD)
+            digit_later = true; /* not the hot path either way: the count tells */
+        else if (has_digit(lv->p, lv->len))
             s->since_digit = 0;
-        else if (s->n == 0 || ++s->since_digit > NL_MAX_PERIOD) {
+        else {
             s->n = s->first_held = 0;
             s->q.len = 0;
             return false; /* the hot path */
         }
     }
-    if (data_line(lv->p, lv->len, &letters)) {
+    nl_sums m;
+    bool data = data_line(lv->p, lv->len, &m);
+    if (digit_later) {
+        bool digit = m.counted ? m.digits > 0 : has_digit(lv->p, lv->len);
+        s->since_digit = digit ? 0 : s->since_digit + 1;
+    }
+    if (data) {
         break_all(ctx, s);
         return false;
     }
-    uint64_t nh = normalize(lv->p, lv->len, NULL);
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 64;
         nl_line *ln = realloc(s->ln, cap * sizeof *ln);
@@ -530,15 +751,24 @@ bool nearloop_line(repfix_ctx *ctx, const line_view *lv)
         s->cap = cap;
     }
     size_t total = lv->len + lv->eol;
-    if (!rbuf_append(&s->q, lv->p, total)) {
+    if (total > 0 && total <= s->q.cap - s->q.len) {
+        memcpy(s->q.p + s->q.len, lv->p, total);
+        s->q.len += total;
+    } else if (!rbuf_append(&s->q, lv->p, total)) {
         ctx_fail(ctx, REPFIX_E_NOMEM);
         return true;
     }
-    uint64_t xh = FNV_OFF;
-    for (size_t k = 0; k < total; k++)
-        xh = (xh ^ (unsigned char)lv->p[k]) * FNV_PRIME;
-    s->ln[s->n++] = (nl_line){s->q.len - total, lv->len, lv->eol, lv->in_off, lv->line,
-                              nh, xh, letters, false};
+    s->ln[s->n] = (nl_line){s->q.len - total, lv->len, lv->eol, lv->in_off, lv->line,
+                            m.key, 0, m.letters, false, false};
+    if (idle && lv->eol != 0 && no_match(s, s->n)) {
+        /* the fast path: released (scanned by the caller) and kept as a
+         * reference, as front() would do */
+        s->ln[s->n++].done = true;
+        s->first_held = s->lim = s->n;
+        compact(s);
+        return false;
+    }
+    s->n++;
     if (lv->eol == 0) {
         s->final = true; /* the last line: nearloop_end decides */
         return true;
@@ -560,7 +790,7 @@ void nearloop_end(repfix_ctx *ctx)
     process(ctx, s);
     if (s->final && (s->state == NL_RUN || s->state == NL_LOOP) && !ctx->error) {
         const nl_line *l = &s->ln[fin], *ref = &s->ln[fin - s->p];
-        if (l->nh == ref->nh) {
+        if (same_norm(s, fin - s->p, fin)) {
             s->lim = s->n;
             run_line(ctx, s, fin);
         } else if (cut_copy(ctx, s, l, ref)) {

@@ -138,9 +138,12 @@ static void test_line_latency(void)
  * lines before it. */
 static void test_loop_line_number(void)
 {
-    char src[4096];
+    char src[8192];
     size_t n = 0;
     n += (size_t)snprintf(src + n, sizeof src - n, "Intro.\n\n\n\n\n\nMore text here.\n\n\n\n\n");
+    for (int i = 1; i <= 40; i++) /* a near-duplicate loop: 39 lines go */
+        n += (size_t)snprintf(src + n, sizeof src - n, "Step %d: verify the result again.\n", i);
+    n += (size_t)snprintf(src + n, sizeof src - n, "Then:\n");
     for (int i = 0; i < 6; i++)
         n += (size_t)snprintf(src + n, sizeof src - n, "The same sentence comes back again and again.\n");
     size_t want_line = 1;
@@ -151,8 +154,8 @@ static void test_loop_line_number(void)
         t_result r = t_run(src, n, t_defaults(), chunk, 0);
         int seen = 0;
         for (size_t i = 0; i < r.nf; i++) {
-            if (r.f[i].kind != REPFIX_K_REPEAT)
-                continue;
+            if (r.f[i].kind != REPFIX_K_REPEAT || r.f[i].period < 40)
+                continue; /* the exact loop, not the near-duplicate one */
             seen++;
             CHECK(r.f[i].line == want_line, "loop line %llu, want %zu (chunk %ld)",
                   (unsigned long long)r.f[i].line, want_line, chunk);
