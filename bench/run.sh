@@ -107,6 +107,34 @@ corpus() {
 
 fsize() { stat -c %s "$1"; }
 
+# real_corpus MB: the Markdown documents installed on this machine (package
+# READMEs and changelogs under /usr), each once in path order with a blank
+# line between, the whole set repeated until MB MiB (a repeat is megabytes
+# long, far beyond the loop detector's reach). Empty when there are too few:
+# the row is then skipped. Machine-dependent: the note says how many files.
+real_corpus() {
+    local f=$out/real-$1.md list=$out/real-files.txt set=$out/real-set.md
+    if ! [ -s "$f" ]; then
+        find /usr -xdev -type f \( -name '*.md' -o -name '*.markdown' \) -size +1k 2> /dev/null |
+            LC_ALL=C sort > "$list"
+        : > "$set"
+        while IFS= read -r doc; do
+            cat "$doc" >> "$set" && printf '\n\n' >> "$set"
+        done < "$list"
+        if [ "$(fsize "$set")" -lt 1048576 ]; then
+            rm -f "$f"
+            return
+        fi
+        say "building the real-document corpus, $1 MiB from $(wc -l < "$list") files"
+        local want=$(($1 * 1048576))
+        : > "$f.part"
+        while [ "$(fsize "$f.part")" -lt "$want" ]; do cat "$set" >> "$f.part"; done
+        head -c "$want" "$f.part" > "$f"
+        rm -f "$f.part"
+    fi
+    printf '%s\n' "$f"
+}
+
 # Is REPFIX runnable? Name the row after it, so a stand-in is never taken
 # for the real thing.
 have_repfix=1
@@ -245,15 +273,23 @@ f_defective=$(corpus defective "$SIZE_MB" md)
 f_jsonl=$(corpus jsonl "$SIZE_MB" jsonl)
 f_loop=
 [ -z "$LOOP_MB" ] || f_loop=$(corpus loop "$LOOP_MB" md)
+f_real=$(real_corpus "$SIZE_MB")
+if [ -n "$f_real" ]; then
+    notes+=("real: $(wc -l < "$out/real-files.txt") Markdown files found under /usr ($(fsize "$out/real-set.md") bytes), repeated to $SIZE_MB MiB")
+else
+    notes+=("real rows skipped: under 1 MiB of Markdown documents under /usr")
+fi
 
 # ---- the text and JSONL corpora -------------------------------------------
 
-for kind in clean defective jsonl; do
+for kind in clean real defective jsonl; do
     case $kind in
     clean) f=$f_clean ;;
+    real) f=$f_real ;;
     defective) f=$f_defective ;;
     jsonl) f=$f_jsonl ;;
     esac
+    [ -n "$f" ] || continue
     row cat stdin cat
     row "cat -s" stdin cat -s
     row "tr -s '\\n'" stdin tr -s '\n'
@@ -330,12 +366,14 @@ fi
 # out byte-identical, and the defective ones should shrink.
 outputs=()
 if [ "$have_repfix" = 1 ]; then
-    for kind in clean defective jsonl; do
+    for kind in clean real defective jsonl; do
         case $kind in
         clean) f=$f_clean ;;
+        real) f=$f_real ;;
         defective) f=$f_defective ;;
         jsonl) f=$f_jsonl ;;
         esac
+        [ -n "$f" ] || continue
         extra=("${rargs[@]}")
         [ "$kind" != jsonl ] || extra+=("${jargs[@]}")
         say "$kind: checking the output"
@@ -373,6 +411,11 @@ if [ "$have_repfix" = 1 ]; then
         target "clean Markdown" "≥ \`cat -s\` (≈ 1 GB/s)" "$(fmt "${a%% *}") vs $(fmt "${b%% *}") MB/s" \
             "$(awk -v a="${a%% *}" -v b="${b%% *}" 'BEGIN { print (a >= b ? "met" : "not met") }')"
     fi
+    a=$(rrow "real/stdin/$rl_text") b=$(rrow "real/stdin/cat -s")
+    if [ -n "$a" ] && [ "$a" != failed ] && [ -n "$b" ] && [ "$b" != failed ]; then
+        target "real Markdown documents" "≥ \`cat -s\`" "$(fmt "${a%% *}") vs $(fmt "${b%% *}") MB/s" \
+            "$(awk -v a="${a%% *}" -v b="${b%% *}" 'BEGIN { print (a >= b ? "met" : "not met") }')"
+    fi
     case ${result["clean/identical"]:-} in
     yes) target "identity on clean input" "clean corpus out byte-identical" "identical" met ;;
     no) target "identity on clean input" "clean corpus out byte-identical" "differs" "not met" ;;
@@ -395,7 +438,7 @@ if [ "$have_repfix" = 1 ]; then
             "$(awk -v a="${a%% *}" -v b="${b%% *}" 'BEGIN { print (b / a >= 1.8 ? "met" : "not met") }')"
     fi
     peak_all=0
-    for k in "clean/stdin/$rl_text" "defective/stdin/$rl_text" "jsonl/stdin/$rl_json" \
+    for k in "clean/stdin/$rl_text" "real/stdin/$rl_text" "defective/stdin/$rl_text" "jsonl/stdin/$rl_json" \
         "clean/pipe/$rl_text" "defective/pipe/$rl_text" "jsonl/pipe/$rl_json"; do
         a=$(rrow "$k")
         if [ -z "$a" ] || [ "$a" = failed ]; then continue; fi
