@@ -85,6 +85,9 @@
 #define WEAK_MASK (3ull << 11)
 #define HOLD_MAX (256u * 1024)    /* most bytes a candidate holds */
 #define RESCAN_DEPTH 2u           /* nested rescans of failed candidates */
+/* No loop has fewer bytes in a region (is_loop: 3 copies of >= 24 bytes, the
+ * first one's leading spaces may lie before the region; 16 x 4 bytes). */
+#define MIN_LOOP_BYTES 48u
 #define SETUP_AFTER 32u            /* bytes a candidate matches before setup() */
 #define MIN_MATCH 12u              /* bytes a long candidate must match at once */
 /* Zero bytes kept after the last byte: 16-byte loads may pass a_in. */
@@ -133,7 +136,8 @@ struct repeat_state {
 
     /* the candidate or confirmed loop */
     int state;
-    uint64_t p, pchars; /* period in bytes and in code points */
+    uint64_t p;         /* period in bytes */
+    bool one_char;      /* the period is one code point */
     uint64_t a1;        /* end of the first copy: copies are [a1 + (k-1) p, a1 + k p) */
     uint64_t a_unit;    /* the unit start the copies were aligned to */
     uint64_t hs;        /* hold start: a + keep * p */
@@ -211,18 +215,6 @@ size_t repeat_held(const repfix_ctx *ctx)
 }
 
 /* ---- buffer ----------------------------------------------------------- */
-
-static unsigned popcount64(uint64_t m)
-{
-#if defined(__GNUC__)
-    return (unsigned)__builtin_popcountll(m);
-#else
-    unsigned n = 0;
-    for (; m; m &= m - 1)
-        n++;
-    return n;
-#endif
-}
 
 static uint64_t count_nl(const repeat_state *r, uint64_t lo, uint64_t hi)
 {
@@ -307,19 +299,28 @@ static void note_block(repeat_state *r, uint64_t off, block_kind block)
     r->last_block = (uint8_t)block;
 }
 
+/* The index of the first block transition after offset lo. */
+static size_t trans_after(const repeat_state *r, uint64_t lo)
+{
+    size_t first = 0, end = r->n_trans;
+    while (first < end) {
+        size_t mid = first + (end - first) / 2;
+        if (r->trans[mid].off <= lo)
+            first = mid + 1;
+        else
+            end = mid;
+    }
+    return first;
+}
+
 /* The block kinds of the bytes [lo, hi), as a bit set (1 << block). */
 static unsigned region_blocks(const repeat_state *r, uint64_t lo, uint64_t hi)
 {
-    uint8_t at_lo = BLOCK_PROSE;
-    unsigned set = 0;
-    for (size_t i = 0; i < r->n_trans; i++) {
-        const block_trans *t = &r->trans[i];
-        if (t->off <= lo)
-            at_lo = t->block;
-        else if (t->off < hi)
-            set |= 1u << t->block;
-    }
-    return set | 1u << at_lo;
+    size_t first = trans_after(r, lo);
+    unsigned set = 1u << (first ? r->trans[first - 1].block : BLOCK_PROSE);
+    for (size_t i = first; i < r->n_trans && r->trans[i].off < hi; i++)
+        set |= 1u << r->trans[i].block;
+    return set;
 }
 
 /* -1: never a loop here (JSON structure: removing it would change the
@@ -335,14 +336,14 @@ static int region_rule(const repeat_state *r, uint64_t lo, uint64_t hi, bool has
 
 /* ---- thresholds ------------------------------------------------------- */
 
-static bool is_loop(uint64_t c, uint64_t p, uint64_t pchars, bool strict, bool has_nl,
+static bool is_loop(uint64_t c, uint64_t p, bool one_char, bool strict, bool has_nl,
                     bool listy, bool at_end)
 {
     if (listy && !at_end && c < LIST_MIN_COPIES)
         return false;
     if (c < 3)
         return false;
-    if (pchars <= 1)
+    if (one_char)
         return c >= (strict && !at_end ? 1024u : 256u);
     if (p < 24) {
         if (c < 16 || c * p < 64)
@@ -441,19 +442,13 @@ static uint64_t align(const repeat_state *r, uint64_t lo, uint64_t q, uint64_t p
 }
 
 
-/* Code points in [lo, lo + p): bytes that are not 10xxxxxx, 8 at a time. */
-static uint64_t code_points(const repeat_state *r, uint64_t lo, uint64_t p)
+/* Is [lo, lo + p) at most one code point (one byte that is not 10xxxxxx)? */
+static bool one_code_point(const repeat_state *r, uint64_t lo, uint64_t p)
 {
-    const unsigned char *s = (const unsigned char *)r->buf + (lo - r->base);
-    uint64_t n = p, i = 0;
-    for (; i + 8 <= p; i += 8) {
-        uint64_t w;
-        memcpy(&w, s + i, 8);
-        n -= popcount64(w & ~(w << 1) & 0x8080808080808080ull); /* bit 7 set, bit 6 clear */
-    }
-    for (; i < p; i++)
-        n -= is_cont(s[i]);
-    return n;
+    unsigned n = 0;
+    for (uint64_t i = 0; i < p && n < 2; i++)
+        n += !is_cont(B(r, lo + i));
+    return n <= 1;
 }
 
 /* Completes a candidate once it has matched for a while (content-defined,
@@ -478,12 +473,12 @@ static void setup(repfix_ctx *ctx)
     r->p = p;
     r->a_unit = a;
     r->a1 = a + p - t;
-    r->pchars = code_points(r, f - p, p);
+    r->one_char = one_code_point(r, f - p, p);
     r->hs = r->a1 + keepb - p;
     /* One character: only a Markdown-structural one is data ("----" x 300
      * is a thematic break, one "-" would be a list item); "!!!!" is not. */
     unsigned char c0 = B(r, f - p);
-    r->symbolic = r->pchars > 1 ? !r->has_nl
+    r->symbolic = !r->one_char ? !r->has_nl
                                 : (c0 >= 0x80 ? c0 == 0xE2 : strchr("-=_*#~`+|:.<>/\\ \t", c0) && c0);
     for (uint64_t i = 0; i < p && r->symbolic; i++) {
         unsigned char c = B(r, f - p + i);
@@ -978,8 +973,8 @@ static void rescan(repfix_ctx *ctx, uint64_t hi, bool at_end)
         return;
     release(ctx, r->safe < hi ? r->safe : hi);
     uint64_t lo = ctx->a_final;
-    if (hi <= lo || ctx->error || ctx->stopped)
-        return;
+    if (hi < lo + MIN_LOOP_BYTES || ctx->error || ctx->stopped)
+        return; /* too short to hold a loop */
     if (region_blocks(r, lo, hi) & (1u << BLOCK_JSON))
         return;
     if (!r->spare && !(r->spare = repeat_new())) {
@@ -994,15 +989,11 @@ static void rescan(repfix_ctx *ctx, uint64_t hi, bool at_end)
     inner->next_group = r->next_group + 1;
     ctx->repeat = inner;
     /* fed piece by piece with the block kinds the bytes came with */
-    uint8_t cur = BLOCK_PROSE;
+    size_t i = trans_after(r, lo);
+    uint8_t cur = i ? r->trans[i - 1].block : BLOCK_PROSE;
     uint64_t at = lo;
-    for (size_t i = 0; i < r->n_trans; i++)
-        if (r->trans[i].off <= lo)
-            cur = r->trans[i].block;
-    for (size_t i = 0; i < r->n_trans && !ctx->error; i++) {
+    for (; i < r->n_trans && r->trans[i].off < hi && !ctx->error; i++) {
         const block_trans *t = &r->trans[i];
-        if (t->off <= lo || t->off >= hi)
-            continue;
         repeat_feed(ctx, r->buf + (at - r->base), (size_t)(t->off - at), (block_kind)cur);
         repeat_flush(ctx);
         at = t->off;
@@ -1065,7 +1056,7 @@ static bool track(repfix_ctx *ctx)
     uint64_t c = copies_at(r, y), ce = c ? r->a1 + (c - 1) * p : 0;
     if (r->state == ST_CAND) {
         int rule = region_rule(r, r->a_unit, y, r->has_nl);
-        if (rule >= 0 && is_loop(c, p, r->pchars, rule, r->has_nl, r->listy, false) &&
+        if (rule >= 0 && is_loop(c, p, r->one_char, rule, r->has_nl, r->listy, false) &&
             c > (uint64_t)ctx->keep) {
             report(ctx, c, ce);
             release(ctx, r->hs);
@@ -1149,7 +1140,7 @@ void repeat_end(repfix_ctx *ctx)
         uint64_t c = copies_at(r, r->f);
         int rule = region_rule(r, r->a_unit, r->f, r->has_nl);
         if (r->state == ST_LOOP ||
-            (rule >= 0 && is_loop(c, r->p, r->pchars, rule, r->has_nl, r->listy, true) &&
+            (rule >= 0 && is_loop(c, r->p, r->one_char, rule, r->has_nl, r->listy, true) &&
              c > (uint64_t)ctx->keep)) {
             /* the partial copy goes, but its separator ends the kept text */
             uint64_t ce = r->a1 + (c - 1) * r->p, sep = ce;
