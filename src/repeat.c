@@ -643,6 +643,26 @@ static uint64_t lag_filter(const unsigned char *b, uint64_t x, bool exact)
 #endif
 }
 
+/* How many bytes before `end` equal the bytes p before them, counting on
+ * from t (known to match) up to lim (lim + p <= end - base): a word at a
+ * time, the mismatch located in the first word that differs. */
+static uint64_t match_back(const unsigned char *b, uint64_t end, uint64_t p, uint64_t t,
+                           uint64_t lim)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    for (; t + 8 <= lim; t += 8) {
+        uint64_t u, v;
+        memcpy(&u, b + end - t - 8, 8);
+        memcpy(&v, b + end - t - 8 - p, 8);
+        if (u != v) /* the highest byte is the one nearest to end */
+            return t + (63 - top_bit(u ^ v)) / 8;
+    }
+#endif
+    while (t < lim && b[end - 1 - t] == b[end - 1 - t - p])
+        t++;
+    return t;
+}
+
 /* Short periods at checkpoint x: measures the periodic tail at every lag up
  * to SHORT_MAX, moves `safe`, and returns true when a candidate started
  * (only if may_start). */
@@ -682,9 +702,8 @@ static bool checkpoint(repfix_ctx *ctx, uint64_t x, bool may_start, bool exact)
             if (w != last)
                 continue;
         }
-        uint64_t lim = avail - p < SHORT_TAIL_CAP ? avail - p : SHORT_TAIL_CAP, t = k;
-        while (t < lim && b[x - 1 - t] == b[x - 1 - t - p])
-            t++;
+        uint64_t lim = avail - p < SHORT_TAIL_CAP ? avail - p : SHORT_TAIL_CAP;
+        uint64_t t = match_back(b, x, p, k, lim);
         if (t > tail)
             tail = t;
         if (!best && t >= p && t >= 8) {
