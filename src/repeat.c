@@ -15,18 +15,20 @@
  *    that matches itself over two periods starts a candidate;
  *  - long periods (up to MAX_PERIOD): the text is cut at content-defined
  *    anchors (line ends, sentence and clause ends in Latin and CJK
- *    punctuation, and cuts of a gear hash that depend on the last 16 bytes
- *    and restart at each natural anchor, with a forced cut after FORCE_GAP
- *    bytes), so equal passages give equal anchor sequences wherever they
- *    start. At each anchor the segment since the previous
- *    anchor is fingerprinted (the gear hash of the segment alone, at most
- *    its last 64 bytes, and its length) and looked up in a 4-way table of
- *    earlier anchors; a hit is confirmed with byte comparisons and
- *    extended backwards. The first segment that lies wholly inside copy 2
- *    finds copy 1, so copy 2 is still held when the loop is found. Only
- *    bytes that may end a natural anchor (found 16 at a time) leave the
- *    tight gear-hash loop, and a reset clears only the table sets written
- *    since the last one (JSONL resets a nested context per string value).
+ *    punctuation, and, in segments of WEAK_GAP bytes or more, cuts of a
+ *    gear hash that depend on the last 16 bytes, with a forced cut after
+ *    FORCE_GAP bytes), so equal passages give equal anchor sequences
+ *    wherever they start. At each anchor the segment since the previous
+ *    anchor is fingerprinted (its length and at most its last 64 bytes, a
+ *    word at a time) and looked up in a 4-way table of earlier anchors
+ *    (8-byte entries: it stays in L1); a hit is confirmed with byte
+ *    comparisons and extended backwards. The first segment that lies
+ *    wholly inside copy 2 finds copy 1, so copy 2 is still held when the
+ *    loop is found. The bytes that may end a natural anchor are found 16
+ *    at a time with SSE2; the gear hash runs only over the far part of
+ *    long segments (prose has a line or clause end every few dozen bytes),
+ *    and a reset clears only the table sets written since the last one
+ *    (JSONL resets a nested context per string value).
  * The period found is reduced to the smallest divisor under which the
  * region is still periodic, so multiples and rotations give one answer.
  *
@@ -63,7 +65,10 @@
  * Chunking invariance: every decision depends on stage A offsets and bytes
  * only (checkpoints at fixed offsets, anchors from content); `safe`, the
  * bound of what may be released, is computed from content alone, and
- * releases never pass it, so the kept copy is the same for any split.
+ * releases never pass it, so the kept copy is the same for any split. For
+ * the same reason stage A only appends (repeat_feed) and the scan runs once
+ * per feed slice (repeat_flush), and before any finding of stage A joins
+ * the queue, so findings keep the order they had with a scan per line.
  */
 #include "internal.h"
 
