@@ -105,6 +105,8 @@ typedef struct {
 } level;
 
 struct json_state {
+    bool fresh;      /* nothing fed since the last reset (nested text
+                      * contexts reset per string and never use us) */
     lex_state st;
     bool first;      /* S_VALUE/S_KEY: right after the opening bracket */
     bool top_done;   /* a top-level value has been completed */
@@ -203,6 +205,8 @@ void json_free(json_state *j)
 
 void json_reset(json_state *j)
 {
+    if (j->fresh)
+        return;
     level *stack = j->stack;
     rbuf keep[8] = {j->sbuf, j->run, j->dec, j->clean, j->esc_out, j->rep, j->found, j->segs};
     rbuf doc = j->doc;
@@ -222,6 +226,7 @@ void json_reset(json_state *j)
     j->sbuf.len = j->run.len = j->dec.len = j->clean.len = j->esc_out.len = j->rep.len = 0;
     j->st = S_VALUE;
     j->line = 1;
+    j->fresh = true;
 }
 
 /* ---- emission ---------------------------------------------------------- */
@@ -1230,6 +1235,7 @@ static bool number_byte(repfix_ctx *ctx, json_state *j, chunk *c, size_t i, char
 void json_feed(repfix_ctx *ctx, const char *p, size_t n)
 {
     json_state *j = ctx->json;
+    j->fresh = false;
     if (kind_on(ctx, REPFIX_K_TOOLCALL_REPEAT) && !j->doc_over) {
         if (j->doc.len + n > DOC_MAX) {
             j->doc_over = true;
@@ -1372,6 +1378,7 @@ void json_feed(repfix_ctx *ctx, const char *p, size_t n)
 void json_end(repfix_ctx *ctx)
 {
     json_state *j = ctx->json;
+    j->fresh = false;
     switch (j->st) {
     case S_STRING:
         if (!j->is_key)

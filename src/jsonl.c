@@ -16,18 +16,22 @@
  * (cJSON_ParseWithLengthOpts only) builds the tree that toolcall_record
  * reads, for the records that may hold a tool call, and never prints one.
  *
- * Each text field is decoded (json_unescape), cleaned as text (text_clean,
- * findings with the record number, the field's path and offsets in the
- * decoded field) and, only where the cleaned text differs, re-escaped and
- * spliced into the record's original bytes: the common prefix and suffix of
- * the decoded and the cleaned text keep their original spelling (an escape
- * is never cut), so every byte outside the repaired stretch of the value -
- * big integers, \u00e9 escapes, key order, odd spacing - is kept. A record
- * with nothing to repair is emitted as it came, from the input itself when
- * the line was whole in one feed. Two shortcuts keep clean records cheap: a
- * string without escapes is cleaned from the record bytes (no decoding
- * copy), and a short field that no default could fire on (quiet_text) is
- * not cleaned at all.
+ * Each text field is decoded while it is lexed (lex_decode: the lexer's
+ * checks and json_unescape's output in one pass over its bytes), cleaned as
+ * text (text_clean, findings with the record number, the field's path and
+ * offsets in the decoded field) and, only where the cleaned text differs,
+ * re-escaped and spliced into the record's original bytes: the common
+ * prefix and suffix of the decoded and the cleaned text keep their original
+ * spelling (an escape is never cut), so every byte outside the repaired
+ * stretch of the value - big integers, \u00e9 escapes, key order, odd
+ * spacing - is kept. A record with nothing to repair is emitted as it came,
+ * from the input itself when the line was whole in one feed. Two shortcuts
+ * keep clean records cheap: a string without escapes is cleaned from the
+ * record bytes (its decoded copy is dropped), and a short field that no
+ * default could fire on (quiet_text) is not cleaned at all. Strings are
+ * scanned sixteen bytes at a time with SSE2 (eight without), and a record
+ * is only parsed by cJSON when a key or short value mentions a tool or
+ * function (tool_word).
  *
  * A line that is not a JSON value passes through unchanged with one
  * invalid-json finding (flagged); empty and whitespace-only lines pass
@@ -44,9 +48,12 @@
 
 #include "internal.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__) && defined(__GNUC__)
+#define JSONL_SSE2 1
+#include <emmintrin.h>
+#endif
 
 /* Longest record held whole (documented in docs/batch.md). */
 #define JSONL_MAX_RECORD (64u << 20)
@@ -84,6 +91,7 @@ typedef struct {
 typedef struct {
     size_t start, end; /* string body, inside the quotes */
     bool esc;          /* it has escapes (else its bytes are its value) */
+    size_t dec, dec_len; /* esc: its value in jsonl_state.dec */
     char path[96];
 } target;
 
@@ -91,6 +99,8 @@ struct jsonl_state {
     bool compiled;
     path_pat *pats;
     size_t n_pats;
+    uint8_t last_key[32]; /* first bytes of the patterns' last key names */
+    bool last_elem;       /* a pattern ends in [] or [N] */
 
     rbuf line;         /* current incomplete line */
     uint64_t line_in;  /* input offset of the current line */
@@ -128,6 +138,8 @@ static void free_pats(jsonl_state *j)
     free(j->pats);
     j->pats = NULL;
     j->n_pats = 0;
+    memset(j->last_key, 0, sizeof j->last_key);
+    j->last_elem = false;
     j->compiled = false;
 }
 
@@ -227,6 +239,12 @@ static bool compile(repfix_ctx *ctx, jsonl_state *j)
         }
         parse_segs(src, pat->seg, &pat->n);
         pat->anchored = i >= nb;
+        const path_seg *last = &pat->seg[pat->n - 1];
+        unsigned char c = last->type == SEG_KEY ? (unsigned char)last->name[0] : 0;
+        if (last->type == SEG_KEY)
+            j->last_key[c >> 3] |= (uint8_t)(1u << (c & 7));
+        else
+            j->last_elem = true;
         j->n_pats++;
     }
     j->compiled = true;
@@ -244,13 +262,14 @@ static bool key_is(jsonl_state *j, const frame *f, const char *name, size_t len)
     return j->key.len == len && memcmp(j->key.p, name, len) == 0;
 }
 
-/* The path of a value under the open frames [0, depth) matches pat. */
+/* The path of a value under the open frames [0, depth) matches pat.
+ * Innermost segment first: most values fail on their own key. */
 static bool pat_match(jsonl_state *j, const path_pat *pat, size_t depth)
 {
     if (pat->n > depth || (pat->anchored && pat->n != depth))
         return false;
     const frame *f = j->stack + (depth - pat->n);
-    for (size_t i = 0; i < pat->n; i++) {
+    for (size_t i = pat->n; i-- > 0;) {
         const path_seg *s = &pat->seg[i];
         switch (s->type) {
         case SEG_KEY:
@@ -270,6 +289,21 @@ static bool pat_match(jsonl_state *j, const path_pat *pat, size_t depth)
     return true;
 }
 
+/* "[N]" into out (24 bytes); returns its length. */
+static size_t index_text(uint64_t v, char *out)
+{
+    char d[20];
+    size_t n = 0, k = 0;
+    do
+        d[n++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    out[k++] = '[';
+    while (n)
+        out[k++] = d[--n];
+    out[k++] = ']';
+    return k;
+}
+
 /* Writes the path of the value under frames [0, depth) ("a.b[3].c"),
  * truncated to fit. */
 static void path_write(jsonl_state *j, size_t depth, char *out, size_t size)
@@ -281,7 +315,7 @@ static void path_write(jsonl_state *j, size_t depth, char *out, size_t size)
         const char *s;
         size_t n;
         if (f->array) {
-            n = (size_t)snprintf(tmp, sizeof tmp, "[%llu]", (unsigned long long)f->index);
+            n = index_text(f->index, tmp);
             s = tmp;
         } else {
             if (i > 0 && k + 1 < size)
@@ -349,6 +383,18 @@ static size_t string_stop(const char *p, size_t n, size_t i)
     return n;
 }
 
+#ifdef JSONL_SSE2
+/* Bit k set when byte k of v is '"', '\\' or a control byte. */
+static inline unsigned stop_mask(__m128i v)
+{
+    const __m128i qu = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\'), ctl = _mm_set1_epi8(0x1F);
+    /* v <= 0x1F unsigned: min(v, 0x1F) == v */
+    __m128i stop = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, qu), _mm_cmpeq_epi8(v, bs)),
+                                _mm_cmpeq_epi8(_mm_min_epu8(v, ctl), v));
+    return (unsigned)_mm_movemask_epi8(stop);
+}
+#endif
+
 /* The \u escape at p[i] (validated) is a surrogate without its partner:
  * valid JSON text, but cJSON refuses it. */
 static bool lone_surrogate(const char *p, size_t n, size_t i, size_t *skip)
@@ -368,12 +414,59 @@ static bool lone_surrogate(const char *p, size_t n, size_t i, size_t *skip)
     return true;
 }
 
+/* The escape at p[i] (a backslash): index after it, or 0 when invalid.
+ * *lone: set when it is an unpaired surrogate. */
+static inline size_t escape_end(const char *p, size_t n, size_t i, bool *lone)
+{
+    if (i + 1 >= n)
+        return 0;
+    switch (p[i + 1]) {
+    case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+        return i + 2;
+    case 'u': {
+        if (i + 6 > n || !is_hex(p[i + 2]) || !is_hex(p[i + 3]) || !is_hex(p[i + 4]) ||
+            !is_hex(p[i + 5]))
+            return 0;
+        size_t skip;
+        if (lone_surrogate(p, n, i, &skip))
+            *lone = true;
+        return i + skip;
+    }
+    default:
+        return 0;
+    }
+}
+
 /* p[i] is just after an opening quote: index of the closing quote, or 0
  * when the string is invalid or unterminated. *esc: it had escapes;
- * *lone: set when it has an unpaired surrogate escape. */
+ * *lone: set when it has an unpaired surrogate escape. With SSE2 sixteen
+ * bytes are classified at once and the escapes inside a block are stepped
+ * over without loading it again (text fields have one every line). */
 static size_t lex_string(const char *p, size_t n, size_t i, bool *esc, bool *lone)
 {
     *esc = false;
+#ifdef JSONL_SSE2
+    while (i + 16 <= n) {
+        unsigned m = stop_mask(_mm_loadu_si128((const __m128i *)(const void *)(p + i)));
+        size_t next = i + 16;
+        while (m) {
+            size_t k = i + (unsigned)__builtin_ctz(m);
+            if (p[k] == '"')
+                return k;
+            if (p[k] != '\\')
+                return 0; /* raw control character */
+            *esc = true;
+            if (!(k = escape_end(p, n, k, lone)))
+                return 0;
+            if (k >= i + 16) {
+                next = k;
+                break;
+            }
+            m &= ~0u << (k - i); /* the escape's own bytes are no stops */
+        }
+        i = next;
+    }
+#endif
     for (;;) {
         i = string_stop(p, n, i);
         if (i >= n)
@@ -383,40 +476,150 @@ static size_t lex_string(const char *p, size_t n, size_t i, bool *esc, bool *lon
         if (p[i] != '\\')
             return 0; /* raw control character */
         *esc = true;
-        if (i + 1 >= n)
+        if (!(i = escape_end(p, n, i, lone)))
             return 0;
+    }
+}
+
+/* UTF-8 (WTF-8 for a surrogate) of code point cp at o; bytes written. */
+static size_t put_utf8(char *o, uint32_t cp)
+{
+    if (cp < 0x80) {
+        o[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        o[0] = (char)(0xC0 | (cp >> 6));
+        o[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        o[0] = (char)(0xE0 | (cp >> 12));
+        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        o[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    o[0] = (char)(0xF0 | (cp >> 18));
+    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    o[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* Index of the first '"', '\\' or control byte at or after p[i], or n;
+ * the bytes before it are copied to o (which may be written up to 15
+ * bytes further, never past o + (n - i)). */
+static size_t plain_copy(const char *p, size_t n, size_t i, char *o)
+{
+#ifdef JSONL_SSE2
+    while (i + 16 <= n) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+        _mm_storeu_si128((__m128i *)(void *)o, v);
+        unsigned m = stop_mask(v);
+        if (m)
+            return i + (unsigned)__builtin_ctz(m);
+        i += 16;
+        o += 16;
+    }
+#endif
+    size_t k = string_stop(p, n, i);
+    memcpy(o, p + i, k - i);
+    return k;
+}
+
+/*
+ * lex_string for a text field, which also decodes it, as json_unescape
+ * would, into out (n - i bytes reserved there: the value is never longer
+ * than its spelling), so its bytes are read once. out->len grows only when
+ * the string is valid.
+ */
+static size_t lex_decode(const char *p, size_t n, size_t i, bool *esc, bool *lone, rbuf *out)
+{
+    char *o = out->p + out->len;
+    *esc = false;
+    for (;;) {
+        size_t k = plain_copy(p, n, i, o);
+        o += k - i;
+        i = k;
+        if (i >= n)
+            return 0;
+        if (p[i] == '"') {
+            out->len = (size_t)(o - out->p);
+            return i;
+        }
+        if (p[i] != '\\' || i + 1 >= n)
+            return 0; /* a raw control character, or a cut escape */
+        *esc = true;
         switch (p[i + 1]) {
-        case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
-            i += 2;
-            break;
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '/': *o++ = '/'; break;
+        case 'b': *o++ = '\b'; break;
+        case 'f': *o++ = '\f'; break;
+        case 'n': *o++ = '\n'; break;
+        case 'r': *o++ = '\r'; break;
+        case 't': *o++ = '\t'; break;
         case 'u': {
             if (i + 6 > n || !is_hex(p[i + 2]) || !is_hex(p[i + 3]) || !is_hex(p[i + 4]) ||
                 !is_hex(p[i + 5]))
                 return 0;
             size_t skip;
+            uint32_t u = hex4(p + i + 2);
             if (lone_surrogate(p, n, i, &skip))
                 *lone = true;
+            else if (skip == 12)
+                u = 0x10000 + ((u - 0xD800) << 10) + (hex4(p + i + 8) - 0xDC00);
+            o += put_utf8(o, u);
             i += skip;
-            break;
+            continue;
         }
         default:
             return 0;
         }
+        i += 2;
     }
 }
 
-/* The key or short value may mark a tool call ("tool_calls", "tool_use",
- * "functionCall", "function_call", "toolUse", ...). */
-static bool tool_word(const char *s, size_t n)
+/* Whether the 'o' at s[k] begins to spell "tool" (any case) from k - 1 or
+ * "unction" from k - 5 in s[0..n) (1 <= k, k + 2 <= n). */
+static bool tool_at(const char *s, size_t n, size_t k)
 {
-    for (size_t i = 0; i + 4 <= n; i++) {
-        char c = (char)(s[i] | 0x20);
-        if (c == 't' && (s[i + 1] | 0x20) == 'o' && (s[i + 2] | 0x20) == 'o' &&
-            (s[i + 3] | 0x20) == 'l')
-            return true;
-        if (c == 'u' && n - i >= 7 && memcmp(s + i, "unction", 7) == 0)
-            return true;
+    if (k + 3 <= n && (s[k - 1] | 0x20) == 't' && (s[k + 1] | 0x20) == 'o' &&
+        (s[k + 2] | 0x20) == 'l')
+        return true;
+    return k >= 5 && memcmp(s + k - 5, "unction", 7) == 0;
+}
+
+/* The key or short value s[0..n) may mark a tool call ("tool_calls",
+ * "tool_use", "functionCall", "function_call", "toolUse", ...): it holds
+ * "tool" in any case or "unction". Both have an 'o' (or 'O') at a fixed
+ * place, so only those bytes are looked at closer; with SSE2 they are
+ * found at once when room (bytes readable at s) allows 32-byte loads. */
+static bool tool_word(const char *s, size_t n, size_t room)
+{
+    if (n < 4)
+        return false;
+#ifdef JSONL_SSE2
+    if (n <= 32 && room >= 32) {
+        const __m128i low = _mm_set1_epi8(0x20), o = _mm_set1_epi8('o');
+#define O16(q) ((uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8( \
+        _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)(q)), low), o)))
+        uint32_t m = O16(s);
+        if (n > 16)
+            m |= O16(s + 16) << 16;
+#undef O16
+        m &= (((uint32_t)1 << (n - 1)) - 1) & ~(uint32_t)1; /* 1 <= k <= n - 2 */
+        for (; m; m &= m - 1)
+            if (tool_at(s, n, (unsigned)__builtin_ctz(m)))
+                return true;
+        return false;
     }
+#else
+    (void)room;
+#endif
+    for (size_t k = 1; k + 2 <= n; k++)
+        if ((s[k] | 0x20) == 'o' && tool_at(s, n, k))
+            return true;
     return false;
 }
 
@@ -454,8 +657,11 @@ static size_t lex_number(const char *p, size_t n, size_t i)
     return i;
 }
 
-static size_t skip_ws(const char *p, size_t n, size_t i)
+static inline size_t skip_ws(const char *p, size_t n, size_t i)
 {
+    /* most calls stop at once, on a token byte above ' ' */
+    if (i < n && (unsigned char)p[i] > ' ')
+        return i;
     while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
         i++;
     return i;
@@ -479,34 +685,76 @@ static bool push(repfix_ctx *ctx, jsonl_state *j, size_t depth, bool array)
     return true;
 }
 
-/* A string value spans p[start..end): keep it when its path is a text
- * field. */
-static bool string_value(repfix_ctx *ctx, jsonl_state *j, size_t depth, size_t start,
-                         size_t end, bool esc)
+/* Some pattern matches the path under frames [0, depth). */
+static bool any_pat(jsonl_state *j, size_t depth)
+{
+    for (size_t k = 0; k < j->n_pats; k++)
+        if (pat_match(j, &j->pats[k], depth))
+            return true;
+    return false;
+}
+
+/* The value under frames [0, depth) is a text field. */
+static bool is_field(jsonl_state *j, size_t depth)
 {
     if (depth == 0)
-        return true;
-    for (size_t k = 0; k < j->n_pats; k++) {
-        if (!pat_match(j, &j->pats[k], depth))
-            continue;
-        if (j->n_targets == j->cap_targets) {
-            size_t cap = j->cap_targets ? j->cap_targets * 2 : 8;
-            target *t = realloc(j->targets, cap * sizeof *t);
-            if (!t) {
-                ctx_fail(ctx, REPFIX_E_NOMEM);
-                return false;
-            }
-            j->targets = t;
-            j->cap_targets = cap;
-        }
-        target *t = &j->targets[j->n_targets++];
-        t->start = start;
-        t->end = end;
-        t->esc = esc;
-        path_write(j, depth, t->path, sizeof t->path);
-        break;
+        return false;
+    /* most values fail on their own key or index: a look at one byte */
+    const frame *f = &j->stack[depth - 1];
+    if (f->array)
+        return j->last_elem && any_pat(j, depth);
+    if (!f->key_esc) {
+        unsigned char c = f->key_len ? (unsigned char)f->key[0] : 0;
+        if (!f->key_len || !((j->last_key[c >> 3] >> (c & 7)) & 1))
+            return false;
     }
+    return any_pat(j, depth);
+}
+
+/* A text field's string spans p[start..end): a new target (its value, if
+ * it has escapes, at dec). */
+static bool add_target(repfix_ctx *ctx, jsonl_state *j, size_t depth, size_t start, size_t end,
+                       bool esc, size_t dec)
+{
+    if (j->n_targets == j->cap_targets) {
+        size_t cap = j->cap_targets ? j->cap_targets * 2 : 8;
+        target *t = realloc(j->targets, cap * sizeof *t);
+        if (!t) {
+            ctx_fail(ctx, REPFIX_E_NOMEM);
+            return false;
+        }
+        j->targets = t;
+        j->cap_targets = cap;
+    }
+    target *t = &j->targets[j->n_targets++];
+    t->start = start;
+    t->end = end;
+    t->esc = esc;
+    t->dec = dec;
+    t->dec_len = j->dec.len - dec;
+    path_write(j, depth, t->path, sizeof t->path);
     return true;
+}
+
+/* The string value at p[i] (its opening quote): index of its closing quote,
+ * or 0 when invalid (or out of memory: ctx->error). A text field is
+ * decoded into j->dec as it is lexed and becomes a target. */
+static size_t string_value(repfix_ctx *ctx, jsonl_state *j, const char *p, size_t n,
+                           size_t i, size_t depth, bool *esc)
+{
+    if (!is_field(j, depth))
+        return lex_string(p, n, i + 1, esc, &j->lone);
+    size_t dec = j->dec.len;
+    if (!rbuf_reserve(&j->dec, n - i)) {
+        ctx_fail(ctx, REPFIX_E_NOMEM);
+        return 0;
+    }
+    size_t e = lex_decode(p, n, i + 1, esc, &j->lone, &j->dec);
+    if (!e)
+        return 0;
+    if (!*esc)
+        j->dec.len = dec; /* its bytes are its value: no copy kept */
+    return add_target(ctx, j, depth, i + 1, e, *esc, dec) ? e : 0;
 }
 
 /*
@@ -518,6 +766,7 @@ static bool lex_record(repfix_ctx *ctx, jsonl_state *j, const char *p, size_t n)
 {
     size_t i = 0, depth = 0;
     j->n_targets = 0;
+    j->dec.len = 0;
     j->tool_marker = j->lone = false;
     if (n >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
         i = 3;
@@ -551,11 +800,11 @@ static bool lex_record(repfix_ctx *ctx, jsonl_state *j, const char *p, size_t n)
             continue;
         case '"': {
             bool esc;
-            size_t e = lex_string(p, n, i + 1, &esc, &j->lone);
-            if (!e || !string_value(ctx, j, depth, i + 1, e, esc))
+            size_t e = string_value(ctx, j, p, n, i, depth, &esc);
+            if (!e)
                 return false;
             if (!j->tool_marker && e - i - 1 <= 32)
-                j->tool_marker = esc || tool_word(p + i + 1, e - i - 1);
+                j->tool_marker = esc || tool_word(p + i + 1, e - i - 1, n - i - 1);
             i = e + 1;
             break;
         }
@@ -615,7 +864,7 @@ static bool lex_record(repfix_ctx *ctx, jsonl_state *j, const char *p, size_t n)
             f->key_len = (uint32_t)(e - i - 1);
             f->key_esc = esc;
             if (!j->tool_marker)
-                j->tool_marker = esc || tool_word(f->key, f->key_len);
+                j->tool_marker = esc || tool_word(f->key, f->key_len, n - i - 1);
             i = skip_ws(p, n, e + 1);
             if (i >= n || p[i] != ':')
                 return false;
@@ -691,27 +940,50 @@ static void splice(repfix_ctx *ctx, jsonl_state *j, const rbuf *dec, const char 
 {
     const rbuf *cl = &j->clean;
     size_t min = dec->len < cl->len ? dec->len : cl->len, pre = 0, suf = 0;
+    while (pre + 8 <= min && memcmp(dec->p + pre, cl->p + pre, 8) == 0)
+        pre += 8;
     while (pre < min && dec->p[pre] == cl->p[pre])
         pre++;
+    while (suf + 8 <= min - pre &&
+           memcmp(dec->p + dec->len - 8 - suf, cl->p + cl->len - 8 - suf, 8) == 0)
+        suf += 8;
     while (suf < min - pre && dec->p[dec->len - 1 - suf] == cl->p[cl->len - 1 - suf])
         suf++;
     /* unit boundaries: (rp, dp) last at or before pre, (rs, ds) first at or
      * after dec->len - suf */
     size_t i = 0, d = 0, rp = 0, dp = 0, rs = SIZE_MAX, ds = 0, want = dec->len - suf;
     while (i < n) {
+        if (raw[i] != '\\') {
+            /* a run of raw bytes, one unit each: boundaries (i + k, d + k)
+             * for k < run, taken at once */
+            const char *bs = memchr(raw + i, '\\', n - i);
+            size_t run = (bs ? (size_t)(bs - raw) : n) - i;
+            size_t stop = d >= want ? 0 : want - d < run ? want - d : SIZE_MAX;
+            size_t last = stop == SIZE_MAX ? run - 1 : stop;
+            if (d <= pre) {
+                size_t k = pre - d < last ? pre - d : last;
+                rp = i + k;
+                dp = d + k;
+            }
+            if (stop != SIZE_MAX) {
+                i += stop;
+                d += stop;
+                rs = i;
+                ds = d;
+                break;
+            }
+            i += run;
+            d += run;
+            continue;
+        }
         if (d <= pre) {
             rp = i;
             dp = d;
         }
-        if (rs == SIZE_MAX && d >= want) {
+        if (d >= want) {
             rs = i;
             ds = d;
             break;
-        }
-        if (raw[i] != '\\') {
-            i++;
-            d++;
-            continue;
         }
         if (raw[i + 1] != 'u') {
             i += 2;
@@ -800,15 +1072,8 @@ static void record_line(repfix_ctx *ctx, jsonl_state *j, const char *p, size_t l
         const target *t = &j->targets[k];
         /* without escapes the raw bytes are the value: no copy */
         rbuf raw = {(char *)(uintptr_t)(p + t->start), t->end - t->start, 0};
-        const rbuf *dec = &raw;
-        if (t->esc) {
-            j->dec.len = 0;
-            if (!json_unescape(raw.p, raw.len, &j->dec)) {
-                ctx_fail(ctx, REPFIX_E_NOMEM); /* the lexer validated the escapes */
-                return;
-            }
-            dec = &j->dec;
-        }
+        rbuf val = {j->dec.p + t->dec, t->dec_len, 0};
+        const rbuf *dec = t->esc ? &val : &raw;
         if (quiet_text(dec->p, dec->len))
             continue;
         /* findings of the field resolve to where its bytes go out */

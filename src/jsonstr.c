@@ -10,7 +10,10 @@
  * ED A0 80 for \uD800) so nothing is lost, and json_escape turns those
  * three bytes back into the escape. Decoding never grows: every escape is
  * at least as long as its bytes, so a caller that reserved n bytes in `out`
- * cannot see an out-of-memory failure.
+ * cannot see an out-of-memory failure - and the decoder may store sixteen
+ * bytes at a time (SSE2) between escapes without passing that bound.
+ * jsonl.c decodes its text fields itself, in its lexer's pass (lex_decode,
+ * the same rules).
  *
  * json_escape writes the shortest conventional form: '"', '\\' and control
  * characters escaped (\b \f \n \r \t, others \u00XX in lower case), WTF-8
@@ -34,6 +37,10 @@
 #include "internal.h"
 
 #include <string.h>
+#if defined(__SSE2__) && defined(__GNUC__)
+#define JSONSTR_SSE2 1
+#include <emmintrin.h>
+#endif
 
 /* ---- decoding -------------------------------------------------------- */
 
@@ -86,6 +93,31 @@ static size_t put_utf8(char *o, unsigned long cp)
     return 4;
 }
 
+/* Index of the first '\\' or control byte in p[i..n), or n; the bytes
+ * before it are copied to o (o may be written up to 15 bytes past them,
+ * never past o + (n - i): the caller reserved that much). */
+static size_t plain_copy(const char *p, size_t n, size_t i, char *o)
+{
+#ifdef JSONSTR_SSE2
+    const __m128i bs = _mm_set1_epi8('\\'), ctl = _mm_set1_epi8(0x1F);
+    while (i + 16 <= n) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+        _mm_storeu_si128((__m128i *)(void *)o, v);
+        /* v <= 0x1F unsigned: min(v, 0x1F) == v */
+        __m128i stop = _mm_or_si128(_mm_cmpeq_epi8(v, bs),
+                                    _mm_cmpeq_epi8(_mm_min_epu8(v, ctl), v));
+        unsigned m = (unsigned)_mm_movemask_epi8(stop);
+        if (m)
+            return i + (unsigned)__builtin_ctz(m);
+        i += 16;
+        o += 16;
+    }
+#endif
+    while (i < n && p[i] != '\\' && (unsigned char)p[i] >= 0x20)
+        *o++ = p[i++];
+    return i;
+}
+
 bool json_unescape(const char *p, size_t n, rbuf *out)
 {
     if (n == 0)
@@ -94,22 +126,16 @@ bool json_unescape(const char *p, size_t n, rbuf *out)
         return false;
     char *o = out->p + out->len;
     size_t i = 0;
-    while (i < n) {
-        unsigned char c = (unsigned char)p[i];
-        if (c < 0x20)
-            return false;
-        if (c != '\\') {
-            /* copy the run of plain bytes at once */
-            size_t j = i + 1;
-            while (j < n && p[j] != '\\' && (unsigned char)p[j] >= 0x20)
-                j++;
-            memcpy(o, p + i, j - i);
-            o += j - i;
-            i = j;
-            continue;
-        }
-        if (i + 1 >= n)
-            return false;
+    for (;;) {
+        /* the output never runs ahead of the input: o's store stays in
+         * the n bytes reserved */
+        size_t k = plain_copy(p, n, i, o);
+        o += k - i;
+        i = k;
+        if (i >= n)
+            break;
+        if (p[i] != '\\' || i + 1 >= n)
+            return false; /* a raw control character, or a cut escape */
         char e = p[i + 1];
         switch (e) {
         case '"': *o++ = '"'; break;

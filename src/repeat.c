@@ -568,9 +568,9 @@ static bool anchor_at(repfix_ctx *ctx, uint64_t x)
     size_t si = (size_t)(fp >> (64 - TABLE_BITS));
     uint32_t tag = (uint32_t)fp | 1, x32 = (uint32_t)x;
     anchor_set *set = &r->tab[si];
-    /* the way that holds tag, else a way picked by the tag (positions are
-     * kept modulo 2^32: an age is x - pos; entries too old to matter only
-     * cost a failed comparison) */
+    /* the way that holds tag, else the oldest one (positions are kept
+     * modulo 2^32: an age is x - pos; entries too old to matter only cost a
+     * failed comparison) */
     unsigned hit = 0;
 #ifdef __SSE2__
     _Static_assert(TABLE_WAYS == 4, "one 16-byte compare covers a set");
@@ -580,8 +580,18 @@ static bool anchor_at(repfix_ctx *ctx, uint64_t x)
     for (unsigned w = 0; w < TABLE_WAYS; w++)
         hit |= (unsigned)(set->tag[w] == tag) << w;
 #endif
-    unsigned way = hit ? top_bit(hit & (0u - hit)) : (tag >> 8) % TABLE_WAYS;
-    uint32_t age = x32 - set->pos[way];
+    unsigned way = 0;
+    uint32_t age = x32 - set->pos[0];
+    if (hit) {
+        way = top_bit(hit & (0u - hit));
+        age = x32 - set->pos[way];
+    } else { /* the oldest entry makes room (an empty one is as old as the stream) */
+        for (unsigned w = 1; w < TABLE_WAYS; w++)
+            if (x32 - set->pos[w] > age) {
+                age = x32 - set->pos[w];
+                way = w;
+            }
+    }
     bool started = false;
     uint64_t pend = UINT64_MAX;
     if (!r->quiet && hit && age > 0 && age <= MAX_PERIOD && age + len <= x - r->base) {

@@ -2144,6 +2144,19 @@ static bool block_ends(repfix_ctx *ctx, toolcall_state *t, const line_view *lv, 
     }
 }
 
+/* The first byte after at most 3 spaces can start a marker (marker_at's
+ * first test, inlined: most lines fail it). */
+static bool may_open(const toolcall_state *t, const char *p, size_t len)
+{
+    size_t i = 0;
+    while (i < 3 && i < len && p[i] == ' ')
+        i++;
+    if (i >= len)
+        return false;
+    unsigned char c = (unsigned char)p[i];
+    return (t->first[c >> 3] >> (c & 7)) & 1;
+}
+
 bool toolcall_line(repfix_ctx *ctx, const line_view *lv)
 {
     toolcall_state *t = ctx->toolcall;
@@ -2163,7 +2176,8 @@ bool toolcall_line(repfix_ctx *ctx, const line_view *lv)
     int s = -1;
     if (!t->group) {
         /* the hot path: one table lookup for most lines */
-        if (lv->len == 0 || ctx->scan.fence_char || ctx->scan.html_end)
+        if (lv->len == 0 || ctx->scan.fence_char || ctx->scan.html_end ||
+            !may_open(t, lv->p, lv->len))
             return false;
         s = marker_at(t, lv->p, lv->len, &at);
         if (s < 0)
