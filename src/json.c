@@ -422,6 +422,9 @@ static void run_end(repfix_ctx *ctx, json_state *j, int c)
     }
     finding_add(ctx, kind, j->run_in, j->run_in + j->run_len, ctx->a_off, ctx->a_off + r->len,
                 j->run_line, 0, 0, kind == REPFIX_K_NEWLINE_RUN ? j->nl : 1, 0);
+    uint64_t kept_nl = r->len && memchr(r->p, '\n', r->len); /* at most one line end */
+    if (j->nl > kept_nl) /* input line numbers of later findings */
+        ctx->nl_dropped += j->nl - kept_nl;
     emit(ctx, r->p, r->len, j->run_in, j->run_len);
 }
 

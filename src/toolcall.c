@@ -825,6 +825,7 @@ typedef struct {
     bool collapsed;
     uint32_t loop;
     uint64_t in_start, in_end, line, ndrop;
+    uint64_t nl; /* line ends of a collapsed unit (input line numbers) */
 } tc_unit;
 
 typedef struct {
@@ -1761,6 +1762,25 @@ static bool framing_only(const toolcall_state *t, const tc_unit *u)
     return true;
 }
 
+/* Line ends in lines [first, first + n): dropped ones still count for the
+ * input line numbers of later findings (ctx->nl_dropped). */
+static uint64_t line_ends(const toolcall_state *t, size_t first, size_t n)
+{
+    uint64_t k = 0;
+    for (size_t i = first; i < first + n; i++)
+        k += t->lines[i].eol > 0;
+    return k;
+}
+
+/* Line ends in p[lo, hi). */
+static uint64_t nl_in(const char *p, size_t lo, size_t hi)
+{
+    uint64_t k = 0;
+    for (const char *q = p + lo, *e = p + hi; (q = memchr(q, '\n', (size_t)(e - q))) != NULL; q++)
+        k++;
+    return k;
+}
+
 /* Line number of byte off of the unit's block. */
 static uint64_t line_of(const toolcall_state *t, const tc_unit *u, size_t off)
 {
@@ -1785,6 +1805,7 @@ static void emit_unit(repfix_ctx *ctx, toolcall_state *t, const tc_unit *u)
 {
     if (u->collapsed) {
         loop_drop(ctx, t, u->loop, u->in_start, u->in_end, u->line, u->ndrop);
+        ctx->nl_dropped += u->nl;
         stage_a_emit(ctx, NULL, 0, u->in_start, u->in_end - u->in_start, BLOCK_CODE);
         return;
     }
@@ -1801,6 +1822,8 @@ static void emit_unit(repfix_ctx *ctx, toolcall_state *t, const tc_unit *u)
         uint64_t start = u->gap_n ? t->lines[u->gap_first].in_off : in0;
         uint64_t line = u->gap_n ? t->lines[u->gap_first].line : fl->line;
         loop_drop(ctx, t, c[0].loop, start, in0 + blen, line, nc);
+        ctx->nl_dropped += line_ends(t, u->gap_n ? u->gap_first : u->first,
+                                     u->first + u->n - (u->gap_n ? u->gap_first : u->first));
         stage_a_emit(ctx, NULL, 0, start, in0 + blen - start, BLOCK_CODE);
         return;
     }
@@ -1833,6 +1856,7 @@ static void emit_unit(repfix_ctx *ctx, toolcall_state *t, const tc_unit *u)
         if (re > rs) {
             stage_a_emit(ctx, p + pos, rs - pos, in0 + pos, rs - pos, BLOCK_CODE);
             loop_drop(ctx, t, c[i].loop, in0 + rs, in0 + re, line_of(t, u, rs), j - i + 1);
+            ctx->nl_dropped += nl_in(p, rs, re);
             stage_a_emit(ctx, NULL, 0, in0 + rs, re - rs, BLOCK_CODE);
             pos = re;
         }
@@ -2055,6 +2079,7 @@ static void settle(repfix_ctx *ctx, toolcall_state *t)
         uint64_t end = ll->in_off + line_total(ll), nd = u->ncalls, ord = t->calls[u->call0].ord;
         uint32_t loop = t->calls[u->call0].loop;
         size_t l0 = u->gap_n ? u->gap_first : u->first;
+        uint64_t nl = line_ends(t, l0, u->first + u->n - l0);
         t->q.len = t->lines[l0].off; /* its bytes are the newest in the queue */
         t->n_lines = l0;
         t->n_calls = u->call0;
@@ -2062,9 +2087,10 @@ static void settle(repfix_ctx *ctx, toolcall_state *t)
         if (prev && prev->collapsed && prev->loop == loop && prev->in_end == start) {
             prev->in_end = end;
             prev->ndrop += nd;
+            prev->nl += nl;
             t->n_units--;
         } else {
-            *u = (tc_unit){0, 0, 0, 0, t->n_calls, 0, 0, ord, true, loop, start, end, line, nd};
+            *u = (tc_unit){0, 0, 0, 0, t->n_calls, 0, 0, ord, true, loop, start, end, line, nd, nl};
         }
     }
     emit_ready(ctx, t);
@@ -2097,7 +2123,7 @@ static void finish_block(repfix_ctx *ctx, toolcall_state *t)
     }
     t->units[t->n_units++] = (tc_unit){t->gap_first, t->gap_n, t->blk_first, t->blk_n,
                                        call0, found, t->blk_syn, t->calls[call0].ord,
-                                       false, 0, 0, 0, 0, 0};
+                                       false, 0, 0, 0, 0, 0, 0};
     t->open = false;
     t->gap_n = 0;
     t->group = true;
