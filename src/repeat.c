@@ -1085,7 +1085,10 @@ static bool track(repfix_ctx *ctx)
         setup(ctx);
         return true; /* go on from the new decision point */
     }
-    if (y >= r->hs && r->safe < r->hs) /* the kept copies are complete */
+    /* Kept copies after the first stay held until the loop is confirmed:
+     * if it is not, they are rescanned with the rest (--keep=2: a loop
+     * inside copy 2 of a candidate that failed). */
+    if (r->state == ST_LOOP && y >= r->hs && r->safe < r->hs)
         r->safe = r->hs;
     uint64_t c = copies_at(r, y), ce = c ? r->a1 + (c - 1) * p : 0;
     if (r->state == ST_CAND) {
