@@ -32,21 +32,34 @@ static size_t escape_at(const char *p, size_t len, size_t i)
     return 0;
 }
 
+/* Index of the first c in p[i..len), or len. */
+static size_t find(const char *p, size_t len, size_t i, char c)
+{
+    const char *q = i < len ? memchr(p + i, c, len - i) : NULL;
+    return q ? (size_t)(q - p) : len;
+}
+
 void escape_line(repfix_ctx *ctx, const line_view *lv)
 {
     const char *p = lv->p;
     size_t len = lv->len, i = 0;
-    if (len < 8 || !memchr(p, '\\', len))
+    size_t bs = len < 8 ? len : find(p, len, 0, '\\');
+    if (bs == len)
         return;
+    /* only backslashes and backticks matter: jump from one to the next */
+    size_t tick = find(p, len, 0, '`');
     while (i < len) {
-        if (p[i] == '`') {
-            i = skip_code_span(p, len, i);
+        if (bs < i)
+            bs = find(p, len, i, '\\');
+        if (tick < i)
+            tick = find(p, len, i, '`');
+        if (tick < bs) {
+            i = skip_code_span(p, len, tick);
             continue;
         }
-        if (p[i] != '\\') {
-            i++;
-            continue;
-        }
+        if (bs == len)
+            break;
+        i = bs;
         size_t k = escape_at(p, len, i);
         if (k == 0) {
             i += 2; /* an escaped character, maybe a backslash */

@@ -81,6 +81,7 @@ typedef struct {
     bool in_list;        /* a list item is open (4-space indent is not code) */
     bool in_fragment;    /* the last line was a fragment: the next piece continues it */
     block_kind frag_block; /* block of the fragmented line */
+    uint64_t crfree_lo, crfree_hi; /* input offsets [lo, hi) hold no '\r' (table.c) */
 } scan_state;
 
 /* ---- newline-run state (newline.c) ---------------------------------- */

@@ -16,11 +16,33 @@
  * The classification is deliberately conservative where it is approximate
  * (container prefixes, lazy continuation lines): when unsure, a line is
  * treated as code, which only means fewer repairs.
+ *
+ * Most lines start with a letter; a table of first bytes sends them straight
+ * to the paragraph path without looking for indentation, quotes, list
+ * markers, fences or HTML.
  */
 #include "internal.h"
 
 #include <string.h>
 #include <strings.h>
+
+/* First-byte classes: most lines start with a letter, which rules out
+ * everything but a paragraph line at once. */
+enum {
+    FB_BLANK = 1, /* may start a blank line: space, tab, CR, FF, VT */
+    FB_BLOCK = 2  /* may start indentation, a quote, list item, fence or HTML */
+};
+static const unsigned char first_byte[256] = {
+    [' '] = FB_BLANK | FB_BLOCK, ['\t'] = FB_BLANK | FB_BLOCK, ['\r'] = FB_BLANK,
+    ['\f'] = FB_BLANK, ['\v'] = FB_BLANK, ['>'] = FB_BLOCK, ['-'] = FB_BLOCK,
+    ['*'] = FB_BLOCK, ['+'] = FB_BLOCK, ['`'] = FB_BLOCK, ['~'] = FB_BLOCK, ['<'] = FB_BLOCK,
+    ['0'] = FB_BLOCK, ['1'] = FB_BLOCK, ['2'] = FB_BLOCK, ['3'] = FB_BLOCK, ['4'] = FB_BLOCK,
+    ['5'] = FB_BLOCK, ['6'] = FB_BLOCK, ['7'] = FB_BLOCK, ['8'] = FB_BLOCK, ['9'] = FB_BLOCK};
+
+static inline unsigned first_class(const char *p, size_t len)
+{
+    return len ? first_byte[(unsigned char)p[0]] : FB_BLANK | FB_BLOCK;
+}
 
 bool line_is_blank(const char *p, size_t len)
 {
@@ -53,10 +75,10 @@ size_t skip_code_span(const char *p, size_t len, size_t i)
     while (i + run < len && p[i + run] == '`')
         run++;
     for (size_t j = i + run; j < len;) {
-        if (p[j] != '`') {
-            j++;
-            continue;
-        }
+        const char *q = memchr(p + j, '`', len - j);
+        if (!q)
+            return len;
+        j = (size_t)(q - p);
         size_t r = 0;
         while (j + r < len && p[j + r] == '`')
             r++;
@@ -119,6 +141,16 @@ static bool fence_close(const scan_state *s, const char *p, size_t len)
     while (n < len && p[n] == s->fence_char)
         n++;
     return n >= s->fence_len && line_is_blank(p + n, len - n);
+}
+
+/* A closing fence starts with the fence character after quote markers
+ * and indentation: the first other byte must be it. */
+static bool may_close_fence(const scan_state *s, const char *p, size_t len)
+{
+    size_t k = 0;
+    while (k < len && (p[k] == ' ' || p[k] == '\t' || p[k] == '>'))
+        k++;
+    return k < len && p[k] == s->fence_char;
 }
 
 static bool has_ci(const char *p, size_t len, const char *needle)
@@ -206,12 +238,19 @@ void prose_line(repfix_ctx *ctx, const line_view *lv)
     line_emit(ctx, lv, BLOCK_PROSE);
 }
 
+/* newline_flush, called for every line: most have no blank lines before. */
+static inline void flush_blanks(repfix_ctx *ctx, bool next_is_code)
+{
+    if (ctx->nl.blanks)
+        newline_flush(ctx, next_is_code, false);
+}
+
 /* A fragment of an over-long line: same block as the line it continues. */
 static void fragment_line(repfix_ctx *ctx, const line_view *lv)
 {
     scan_state *s = &ctx->scan;
     if (!s->in_fragment) {
-        newline_flush(ctx, s->fence_char || s->html_end, false);
+        flush_blanks(ctx, s->fence_char || s->html_end);
         table_fragment(ctx, lv);
         s->frag_block = s->fence_char ? BLOCK_CODE : s->html_end ? BLOCK_HTML : BLOCK_PROSE;
         s->prev_blank = false;
@@ -221,6 +260,16 @@ static void fragment_line(repfix_ctx *ctx, const line_view *lv)
         prose_line(ctx, lv);
     else
         line_emit(ctx, lv, s->frag_block);
+}
+
+/* A line of text outside code and HTML: a table row or prose. */
+static void paragraph_line(repfix_ctx *ctx, const line_view *lv)
+{
+    flush_blanks(ctx, false);
+    ctx->scan.prev_para = true;
+    if (table_line(ctx, lv))
+        return;
+    prose_line(ctx, lv);
 }
 
 void scan_line(repfix_ctx *ctx, const line_view *lv)
@@ -240,18 +289,21 @@ void scan_line(repfix_ctx *ctx, const line_view *lv)
         return;
     const char *p = lv->p;
     size_t len = lv->len;
-    bool blank = line_is_blank(p, len);
+    unsigned fc0 = first_class(p, len);
+    bool blank = (fc0 & FB_BLANK) && line_is_blank(p, len);
 
     if (s->fence_char) {
         if (blank) {
             newline_blank(ctx, lv, true);
             return;
         }
-        newline_flush(ctx, true, false);
-        size_t q = skip_quotes(p, len), ws;
-        line_indent(p + q, len - q, &ws);
-        if (fence_close(s, p + q + ws, len - q - ws))
-            s->fence_char = 0;
+        flush_blanks(ctx, true);
+        if (may_close_fence(s, p, len)) {
+            size_t q = skip_quotes(p, len), ws;
+            line_indent(p + q, len - q, &ws);
+            if (fence_close(s, p + q + ws, len - q - ws))
+                s->fence_char = 0;
+        }
         line_emit(ctx, lv, BLOCK_CODE);
         s->prev_blank = false;
         return;
@@ -262,7 +314,7 @@ void scan_line(repfix_ctx *ctx, const line_view *lv)
             return;
         }
         if (!blank) {
-            newline_flush(ctx, true, false);
+            flush_blanks(ctx, true);
             if (html_ends(s->html_end, p, len))
                 s->html_end = 0;
             line_emit(ctx, lv, BLOCK_HTML);
@@ -278,13 +330,21 @@ void scan_line(repfix_ctx *ctx, const line_view *lv)
         return;
     }
 
-    size_t ws;
-    uint32_t indent = line_indent(p, len, &ws);
     bool was_blank = s->prev_blank;
     s->prev_blank = false;
+    if (!(fc0 & FB_BLOCK)) {
+        /* no indentation, quote, list marker, fence or HTML: a paragraph line */
+        s->prev_indented = false;
+        if (was_blank)
+            s->in_list = false;
+        paragraph_line(ctx, lv);
+        return;
+    }
+    size_t ws;
+    uint32_t indent = line_indent(p, len, &ws);
     if (indent >= 4 && !s->in_list && (was_blank || s->prev_indented)) {
         table_flush(ctx);
-        newline_flush(ctx, true, false);
+        flush_blanks(ctx, true);
         line_emit(ctx, lv, BLOCK_CODE);
         s->prev_indented = true;
         s->prev_para = false;
@@ -307,7 +367,7 @@ void scan_line(repfix_ctx *ctx, const line_view *lv)
     uint32_t flen;
     if (fence_open(body, blen, &fc, &flen)) {
         table_flush(ctx);
-        newline_flush(ctx, false, false);
+        flush_blanks(ctx, false);
         s->fence_char = fc;
         s->fence_len = flen;
         line_emit(ctx, lv, BLOCK_CODE);
@@ -317,20 +377,16 @@ void scan_line(repfix_ctx *ctx, const line_view *lv)
     int ht = bind <= 3 ? html_start(body, blen, s->prev_para && !was_blank) : 0;
     if (ht) {
         table_flush(ctx);
-        newline_flush(ctx, false, false);
+        flush_blanks(ctx, false);
         s->html_end = html_ends(ht, body, blen) ? 0 : ht;
         line_emit(ctx, lv, BLOCK_HTML);
         s->prev_para = false;
         return;
     }
-    newline_flush(ctx, false, false);
-    s->prev_para = true;
-    if (table_line(ctx, lv))
-        return;
-    prose_line(ctx, lv);
+    paragraph_line(ctx, lv);
 }
 
-static void complete_line(repfix_ctx *ctx, const char *p, size_t total)
+static inline void complete_line(repfix_ctx *ctx, const char *p, size_t total)
 {
     size_t eol = 0;
     if (total && p[total - 1] == '\n') {
@@ -353,8 +409,20 @@ static void fragment(repfix_ctx *ctx)
     ctx->line.len = 0;
 }
 
+/* Notes the input offsets up to the first '\r' of p[0..n): table_line
+ * then need not look for a bare CR in each line (CRLF input has one in
+ * every line ending and gains nothing). */
+static void note_crfree(scan_state *s, uint64_t base, const char *p, size_t n)
+{
+    const char *cr = n ? memchr(p, '\r', n) : NULL;
+    if (s->crfree_hi != base)
+        s->crfree_lo = base;
+    s->crfree_hi = base + (cr ? (size_t)(cr - p) : n);
+}
+
 void scan_feed(repfix_ctx *ctx, const char *p, size_t n)
 {
+    note_crfree(&ctx->scan, ctx->line_in + ctx->line.len, p, n);
     while (n > 0 && !ctx->error) {
         const char *nl = memchr(p, '\n', n);
         size_t seg = nl ? (size_t)(nl - p) + 1 : n;

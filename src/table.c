@@ -55,7 +55,8 @@
  * Streaming: only the last paragraph line with a pipe is held (a copy, at
  * most one line of LINE_MAX_HOLD bytes) until the next line shows whether it
  * heads a table; a line without pipes (only a one-column header) is emitted
- * at once and kept to compare. Every other row is emitted as it arrives.
+ * at once and its context kept to compare. Every other row is emitted as it
+ * arrives.
  * Each table gets two finding groups (fixed, flagged), closed when the table
  * ends: one finding per kind and action, `count` = cells involved.
  */
@@ -64,6 +65,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define PAD_RUN_MIN 16     /* columns (tab = 4) of a padding run that is a defect */
 #define ALIGN_MAX 150      /* widest cell, in display columns, of an aligned table */
@@ -111,7 +115,7 @@ typedef struct {
 struct table_state {
     /* the held candidate header */
     bool holding;
-    bool held_out; /* a line without pipes: already emitted, kept to compare */
+    bool held_out; /* a line without pipes: emitted, only its context kept */
     rbuf held;
     line_view held_lv;
     lineinfo held_li;
@@ -175,7 +179,15 @@ static bool is_spacechar(char c)
     return c == ' ' || c == '\t' || c == '\v' || c == '\f';
 }
 
-static bool thematic_break(const char *p, size_t len);
+static inline bool thematic_break(const char *p, size_t len);
+
+/* Can a line starting with c have indentation, quote markers or a list
+ * marker? */
+static inline bool may_open_container(char c)
+{
+    return is_pad(c) || c == '>' || c == '-' || c == '*' || c == '+' ||
+           (c >= '0' && c <= '9');
+}
 
 /* Columns of the spaces and tabs at p[i..) from column col (tabs to the
  * next multiple of 4); *end is the first other byte. */
@@ -194,6 +206,8 @@ static uint32_t ws_cols(const char *p, size_t len, size_t i, uint32_t col, size_
 static lineinfo line_info(const char *p, size_t len)
 {
     lineinfo li = {0, 0, 0, 0, 0, false, false, false, 0};
+    if (len && !may_open_container(p[0]))
+        return li; /* a letter, a pipe, ...: no prefix, no list item */
     size_t i = 0, j;
     uint32_t col = 0, eat = 0;
     for (;;) {
@@ -247,7 +261,7 @@ static lineinfo line_info(const char *p, size_t len)
     return li;
 }
 
-static bool atx_heading(const char *p, size_t len)
+static inline bool atx_heading(const char *p, size_t len)
 {
     size_t n = 0;
     while (n < len && p[n] == '#')
@@ -255,7 +269,7 @@ static bool atx_heading(const char *p, size_t len)
     return n >= 1 && n <= 6 && (n == len || is_pad(p[n]));
 }
 
-static bool thematic_break(const char *p, size_t len)
+static inline bool thematic_break(const char *p, size_t len)
 {
     char c = p[0];
     if (c != '-' && c != '*' && c != '_')
@@ -287,7 +301,7 @@ static bool setext_line(const char *p, size_t len)
  * lone tag (type 7, which scan.c leaves to the paragraph rules), or any
  * start inside a list item, where scan.c does not look. The detection then
  * pauses until the next blank line. */
-static bool html_like(const char *p, size_t len)
+static inline bool html_like(const char *p, size_t len)
 {
     if (len < 2 || p[0] != '<')
         return false;
@@ -330,55 +344,180 @@ static bool cells_room(repfix_ctx *ctx, table_state *t, size_t n)
     return true;
 }
 
+/* Nothing but spaces, tabs, VT and FF in p[i..len). */
+static bool blank_from(const char *p, size_t len, size_t i)
+{
+    while (i < len && is_spacechar(p[i]))
+        i++;
+    return i == len;
+}
+
+/* blank_from for i past the spaces and tabs of a run (skip_pad). */
+static inline bool blank_after_pad(const char *p, size_t len, size_t i)
+{
+    return i == len || ((p[i] == '\v' || p[i] == '\f') && blank_from(p, len, i));
+}
+
+/* Cells are split 16 bytes at a time: a row's cells are a few bytes to
+ * hundreds of padding bytes long. A 16-byte load never reads outside the
+ * line: near its end the load ends at len and the mask is shifted. */
+#ifdef __SSE2__
+static inline __m128i load16(const char *p, size_t len, size_t i, unsigned *sh)
+{
+    size_t at = i + 16 <= len ? i : len - 16; /* callers ensure len >= 16 */
+    *sh = (unsigned)(i - at);
+    return _mm_loadu_si128((const __m128i *)(const void *)(p + at));
+}
+#endif
+
+/* First index in [i, len) that is not a space or a tab, or len. */
+static inline size_t skip_pad(const char *p, size_t len, size_t i)
+{
+    if (i < len && !is_pad(p[i]))
+        return i;
+    if (i + 1 < len && !is_pad(p[i + 1]))
+        return i + 1; /* one space: most cells */
+#ifdef __SSE2__
+    if (len >= 16) {
+        for (; i < len; i += 16) {
+            unsigned sh;
+            __m128i v = load16(p, len, i, &sh);
+            unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(
+                _mm_cmpeq_epi8(v, _mm_set1_epi8(' ')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\t'))));
+            m = ~m >> sh & 0xFFFFu;
+            if (m)
+                return i + (size_t)__builtin_ctz(m);
+        }
+        return len;
+    }
+#endif
+    while (i < len && is_pad(p[i]))
+        i++;
+    return i;
+}
+
+/* One past the last byte in [lo, end) that is not a space or a tab, or lo:
+ * the end of a cell's content. Mostly one space before a pipe. */
+static inline size_t content_end(const char *p, size_t lo, size_t end)
+{
+    if (end > lo && !is_pad(p[end - 1]))
+        return end;
+    if (end > lo + 1 && !is_pad(p[end - 2]))
+        return end - 1; /* one space: most cells */
+#ifdef __SSE2__
+    for (; end >= lo + 16; end -= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + end - 16));
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(
+            _mm_cmpeq_epi8(v, _mm_set1_epi8(' ')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\t'))));
+        if (m != 0xFFFFu)
+            return end - 16 + 32 - (size_t)__builtin_clz(~m & 0xFFFFu);
+    }
+#endif
+    while (end > lo && is_pad(p[end - 1]))
+        end--;
+    return end;
+}
+
+/* First index in [i, end) whose byte is not c, or end: the hyphens of a
+ * runaway delimiter row run into the thousands. */
+static size_t skip_byte(const char *p, size_t i, size_t end, char c)
+{
+#ifdef __SSE2__
+    for (; i + 16 <= end; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(c)));
+        if (m != 0xFFFFu)
+            return i + (size_t)__builtin_ctz(~m);
+    }
+#endif
+    while (i < end && p[i] == c)
+        i++;
+    return i;
+}
+
+/* The first pipe at or after i not preceded by a backslash (a backslash
+ * at i - 1 does not count: cmark matches from the cell's start), or len.
+ * The first 16 bytes inline (most cells are short), then memchr (prose
+ * lines without a pipe are long). */
+static inline size_t next_pipe(const char *p, size_t len, size_t i)
+{
+    size_t j = i;
+#ifdef __SSE2__
+    if (len >= 16 && i < len) {
+        unsigned sh;
+        __m128i v = load16(p, len, i, &sh);
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('|'))) >> sh;
+        for (; m; m &= m - 1) {
+            j = i + (size_t)__builtin_ctz(m);
+            if (j == i || p[j - 1] != '\\')
+                return j;
+        }
+        j = i + 16;
+    }
+#endif
+    while (j < len) {
+        const char *q = memchr(p + j, '|', len - j);
+        if (!q)
+            return len;
+        j = (size_t)(q - p);
+        if (j == i || p[j - 1] != '\\')
+            return j;
+        j++;
+    }
+    return len;
+}
+
 /* Splits p[fn..len) into cells as row_from_string does, storing at most
  * `keep` of them. A pipe preceded by a backslash does not split (cmark's
- * scanner matches `\|` as one escaped character whatever comes before). */
+ * scanner matches `\|` as one escaped character whatever comes before).
+ * After a pipe, a rest of white space (spacechars) is no cell. The search
+ * for the next pipe may start anywhere in the white space before a cell:
+ * a backslash is never white space, so where it starts does not change
+ * which pipe escapes. */
 static bool parse_row(repfix_ctx *ctx, table_state *t, const char *p, size_t len, size_t fn,
                       size_t keep, row *r)
 {
     memset(r, 0, sizeof *r);
-    size_t i = fn, lpad = fn;
-    if (i < len && p[i] == '|') {
-        r->lead = true;
-        r->last_pipe = (uint32_t)i;
-        i++;
-        lpad = i;
-        while (i < len && is_spacechar(p[i]))
-            i++;
-        r->tstart = (uint32_t)lpad;
-        r->trail_pipe = true;
+    if (fn >= len)
+        return true;
+    if (keep == 0 && !memchr(p + fn, '|', len - fn)) {
+        r->n = 1; /* most paragraph lines */
+        return true;
     }
-    while (i < len && r->n <= CMARK_CELLS) {
-        size_t j = i;
-        while (j < len && !(p[j] == '|' && !(j > i && p[j - 1] == '\\')))
-            j++;
-        if (j == len && j == i)
-            break;
-        size_t cs = lpad;
-        while (cs < j && is_pad(p[cs]))
-            cs++;
-        size_t ce = j;
-        while (ce > cs && is_pad(p[ce - 1]))
-            ce--;
-        if (r->stored < keep) {
-            if (!cells_room(ctx, t, r->stored))
+    size_t lpad = fn, n = 0, stored = 0;
+    if (p[fn] == '|') {
+        r->lead = true;
+        r->last_pipe = (uint32_t)fn;
+        r->trail_pipe = true;
+        lpad = fn + 1;
+        r->tstart = (uint32_t)lpad;
+    }
+    size_t cs = skip_pad(p, len, lpad);
+    if (r->lead && blank_after_pad(p, len, cs))
+        return true;
+    for (;;) {
+        size_t j = next_pipe(p, len, cs);
+        if (stored < keep) {
+            if (stored >= t->cap_cells && !cells_room(ctx, t, stored))
                 return false;
-            t->cells[r->stored++] = (cell){(uint32_t)lpad, (uint32_t)cs, (uint32_t)ce,
-                                           (uint32_t)j, j < len};
+            t->cells[stored++] = (cell){(uint32_t)lpad, (uint32_t)cs,
+                                        (uint32_t)content_end(p, cs, j), (uint32_t)j, j < len};
         }
-        r->n++;
+        n++;
         if (j == len) {
             r->trail_pipe = false;
             break;
         }
         r->last_pipe = (uint32_t)j;
         r->trail_pipe = true;
-        i = j + 1;
-        lpad = i;
-        r->tstart = (uint32_t)i;
-        while (i < len && is_spacechar(p[i]))
-            i++;
+        lpad = j + 1;
+        r->tstart = (uint32_t)lpad;
+        cs = skip_pad(p, len, lpad);
+        if (n > CMARK_CELLS || blank_after_pad(p, len, cs))
+            break;
     }
+    r->n = n;
+    r->stored = stored;
     return true;
 }
 
@@ -394,8 +533,7 @@ static bool delimiter_row(const char *p, size_t len, size_t fn)
         if (i < len && p[i] == ':')
             i++;
         size_t h = i;
-        while (i < len && p[i] == '-')
-            i++;
+        i = skip_byte(p, i, len, '-');
         if (i == h)
             return false;
         if (i < len && p[i] == ':')
@@ -415,12 +553,33 @@ static bool delimiter_row(const char *p, size_t len, size_t fn)
     }
 }
 
+/* 16 ASCII bytes, none a tab: 16 columns. (Without SSE2: false, and the
+ * bytes are counted one by one.) */
+static inline bool plain16(const char *p)
+{
+#ifdef __SSE2__
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    return !_mm_movemask_epi8(_mm_or_si128(v, _mm_cmpeq_epi8(v, _mm_set1_epi8('\t'))));
+#else
+    (void)p;
+    return false;
+#endif
+}
+
 /* Display column after p[0..n) (CJK and emoji 2, combining marks 0), or
  * UINT32_MAX when a tab makes it editor-dependent. */
 static uint32_t display_cols(const char *p, size_t n)
 {
     uint32_t col = 0;
-    for (size_t i = 0; i < n;) {
+    for (size_t i = 0, stop = 0; i < n;) {
+        if (i >= stop && i + 16 <= n) {
+            if (plain16(p + i)) {
+                col += 16;
+                i += 16;
+                continue;
+            }
+            stop = i + 16; /* byte by byte up to there */
+        }
         unsigned char c = (unsigned char)p[i];
         if (c == '\t')
             return UINT32_MAX;
@@ -443,12 +602,24 @@ static uint32_t display_cols(const char *p, size_t n)
     return col;
 }
 
-/* Padding run length in columns (tab = 4). */
-static uint32_t run_cols(const char *p, size_t a, size_t b)
+/* Tabs in p[a..b). */
+static uint32_t tabs_in(const char *p, size_t a, size_t b)
 {
     uint32_t n = 0;
+    for (const char *q = p + a, *e = p + b; (q = memchr(q, '\t', (size_t)(e - q))); q++)
+        n++;
+    return n;
+}
+
+/* Padding run length in columns (tab = 4): its bytes, 3 more per tab.
+ * Most runs are one space. */
+static inline uint32_t run_cols(const char *p, size_t a, size_t b)
+{
+    uint32_t n = (uint32_t)(b - a);
+    if (n > 2)
+        return n + 3 * tabs_in(p, a, b);
     for (size_t i = a; i < b; i++)
-        n += p[i] == '\t' ? 4 : 1;
+        n += p[i] == '\t' ? 3 : 0;
     return n;
 }
 
@@ -472,7 +643,7 @@ typedef struct {
     size_t rcs, rce, nl, nr;
 } uedges;
 
-static uedges unicode_edges(const char *p, const cell *c)
+static uedges unicode_edges_slow(const char *p, const cell *c)
 {
     uedges u = {c->cs, c->ce, 0, 0};
     size_t k;
@@ -500,6 +671,18 @@ static uedges unicode_edges(const char *p, const cell *c)
         break;
     }
     return u;
+}
+
+/* The cells of parse_row start and end with a byte that is not a space
+ * or a tab: when both are ASCII, there is no Unicode space at the edges. */
+static inline uedges unicode_edges(const char *p, const cell *c)
+{
+    if (c->ce > c->cs) {
+        unsigned char a = (unsigned char)p[c->cs], b = (unsigned char)p[c->ce - 1];
+        if (a < 0x80 && b < 0x80 && !is_pad((char)a) && !is_pad((char)b))
+            return (uedges){c->cs, c->ce, 0, 0};
+    }
+    return unicode_edges_slow(p, c);
 }
 
 /* Unicode spaces pad this cell: next to content, or two or more (a lone
@@ -581,7 +764,7 @@ static uint32_t cell_width(const char *p, const row *r, const cell *c, size_t k,
 }
 
 /* Padding runs of cell c: left, and right unless it ends the line. */
-static void cell_runs(const char *p, const cell *c, uint32_t *l, uint32_t *rr)
+static inline void cell_runs(const char *p, const cell *c, uint32_t *l, uint32_t *rr)
 {
     *l = run_cols(p, c->lpad, c->cs);
     *rr = c->pipe ? run_cols(p, c->ce, c->end) : 0;
@@ -636,6 +819,82 @@ static bool line_end_edit(repfix_ctx *ctx, const char *p, size_t a, size_t b, bo
     return pad_edit(ctx, a, b);
 }
 
+/* Might a Unicode space (Zs) start at p[i]? The Zs characters other than
+ * U+0020 are U+00A0, U+1680, U+2000-U+200A, U+202F, U+205F and U+3000:
+ * their UTF-8 starts with C2 A0, E1 9A, E2 80, E2 81 or E3 80. */
+static inline bool may_be_zs(const char *p, size_t len, size_t i)
+{
+    unsigned char a = (unsigned char)p[i], b = i + 1 < len ? (unsigned char)p[i + 1] : 0;
+    switch (a) {
+    case 0xC2: return b == 0xA0;
+    case 0xE1: return b == 0x9A;
+    case 0xE2: return b == 0x80 || b == 0x81;
+    case 0xE3: return b == 0x80;
+    default: return false;
+    }
+}
+
+/* A row that emit_row would pass unchanged and without findings, by a
+ * test of its bytes that is cheaper than its cells: no Unicode space
+ * (Unicode padding), no run of 4 white-space bytes (padding of PAD_RUN_MIN
+ * columns takes 4 tabs or 16 spaces), too few pipes for a runaway row (a
+ * row has at most one cell more than it has pipes), and for a body row
+ * fewer than HYPHEN_RUN_MIN hyphens, for a delimiter row no run of 4.
+ * False is always safe: the row then takes the full path. */
+static bool plain_row(const char *p, size_t len, size_t ncols, int role)
+{
+    size_t pipes = 0, dashes = 0;
+    bool delim = role == ROLE_DELIM;
+#ifdef __SSE2__
+    if (len >= 16) {
+        const __m128i sp = _mm_set1_epi8(' '), tab = _mm_set1_epi8('\t'),
+                      three = _mm_set1_epi8(3);
+        unsigned prev_ws = 0, prev_dash = 0;
+        for (size_t i = 0; i < len; i += 16) {
+            unsigned sh;
+            __m128i v = load16(p, len, i, &sh);
+            unsigned hi = (unsigned)_mm_movemask_epi8(v) >> sh;
+            for (; hi; hi &= hi - 1)
+                if (may_be_zs(p, len, i + (size_t)__builtin_ctz(hi)))
+                    return false;
+            __m128i x = _mm_sub_epi8(v, tab); /* 0..3: tab, LF, VT, FF */
+            __m128i ws = _mm_or_si128(_mm_cmpeq_epi8(v, sp),
+                                      _mm_cmpeq_epi8(_mm_min_epu8(x, three), x));
+            unsigned b = (unsigned)_mm_movemask_epi8(ws) >> sh;
+            unsigned w = b << 3 | prev_ws >> 13; /* with the 3 bytes before */
+            if (w & w >> 1 & w >> 2 & w >> 3)
+                return false;
+            prev_ws = b << sh; /* bit 15: the chunk's last byte */
+            unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('|'))) >> sh;
+            for (; m; m &= m - 1)
+                pipes++;
+            m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('-'))) >> sh;
+            if (delim) {
+                w = m << 3 | prev_dash >> 13;
+                if (w & w >> 1 & w >> 2 & w >> 3)
+                    return false;
+                prev_dash = m << sh;
+            }
+            for (; m; m &= m - 1)
+                dashes++;
+        }
+        return pipes < ncols + RUNAWAY_EXTRA && (role != ROLE_BODY || dashes < HYPHEN_RUN_MIN);
+    }
+#endif
+    size_t run = 0, drun = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (may_be_zs(p, len, i))
+            return false;
+        run = is_spacechar(p[i]) ? run + 1 : 0;
+        drun = p[i] == '-' ? drun + 1 : 0;
+        if (run >= 4 || (delim && drun >= 4))
+            return false;
+        pipes += p[i] == '|';
+        dashes += p[i] == '-';
+    }
+    return pipes < ncols + RUNAWAY_EXTRA && (role != ROLE_BODY || dashes < HYPHEN_RUN_MIN);
+}
+
 /* Adds the edits of a table row, emits it, and fixes the finding counts
  * (line_emit counts edits; a finding counts cells). Cells are repaired one
  * by one: a cell with a padding run of PAD_RUN_MIN or more that alignment
@@ -645,7 +904,8 @@ static void emit_row(repfix_ctx *ctx, const line_view *lv, const lineinfo *li, i
     table_state *t = ctx->table;
     const char *p = lv->p;
     row r;
-    if (t->passive || !parse_row(ctx, t, p, lv->len, li->fn, MAX_COLS, &r)) {
+    if (t->passive || plain_row(p, lv->len, t->ncols, role) ||
+        !parse_row(ctx, t, p, lv->len, li->fn, MAX_COLS, &r)) {
         line_emit(ctx, lv, BLOCK_TABLE);
         return;
     }
@@ -690,11 +950,10 @@ static void emit_row(repfix_ctx *ctx, const line_view *lv, const lineinfo *li, i
         else if (normalize)
             touched |= pad_edit(ctx, c->lpad, c->cs);
         if (sep_on) {
-            size_t h = c->cs, he;
+            size_t h = c->cs;
             while (h < c->ce && p[h] != '-')
                 h++;
-            for (he = h; he < c->ce && p[he] == '-'; he++)
-                ;
+            size_t he = skip_byte(p, h, c->ce, '-');
             if (he - h > 3)
                 edit_add(ctx, h, he, "---", 3, K_SEP, t->group);
         }
@@ -781,8 +1040,8 @@ static bool body_row(repfix_ctx *ctx, const line_view *lv, const lineinfo *li)
         t->tainted = true;
         return false;
     }
-    row r;
-    return parse_row(ctx, t, lv->p, lv->len, li->fn, 0, &r) && r.n > 0;
+    /* parse_row would find a cell: anything but a pipe and white space */
+    return c[0] != '|' || !blank_from(lv->p, lv->len, li->fn + 1);
 }
 
 /* Is the table aligned the way people and formatters align tables? Each
@@ -812,15 +1071,18 @@ static bool header_aligned(repfix_ctx *ctx, const line_view *h, const lineinfo *
         t->centered = c;
         t->cap_ref = n;
     }
+    bool d_open = !r.trail_pipe;
     for (size_t k = 0; k < n; k++) {
         const cell *c = &t->cells[k];
         t->centered[k] = c->ce - c->cs >= 2 && d->p[c->cs] == ':' && d->p[c->ce - 1] == ':';
+        t->refw[k] = cell_width(d->p, &r, c, k, dli->cstart); /* until the header's below */
     }
     if (!parse_row(ctx, t, h->p, h->len, hli->fn, MAX_COLS, &r) || r.stored != n)
         return false;
+    bool h_open = !r.trail_pipe;
     for (size_t k = 0; k < n; k++) {
         const cell *c = &t->cells[k];
-        uint32_t l, rr, w = cell_width(h->p, &r, c, k, hli->cstart);
+        uint32_t l, rr, w = cell_width(h->p, &r, c, k, hli->cstart), dw = t->refw[k];
         cell_runs(h->p, c, &l, &rr);
         if (w == UINT32_MAX || w > ALIGN_MAX || (!c->pipe && l >= PAD_RUN_MIN) ||
             (l >= PAD_RUN_MIN && rr >= PAD_RUN_MIN && !t->centered[k]))
@@ -830,21 +1092,15 @@ static bool header_aligned(repfix_ctx *ctx, const line_view *h, const lineinfo *
             if (unicode_padded(&u))
                 return false; /* the header will change */
         }
-        t->refw[k] = w;
-    }
-    bool h_open = !r.trail_pipe; /* (r is still the header row here) */
-    if (!parse_row(ctx, t, d->p, d->len, dli->fn, MAX_COLS, &r))
-        return false;
-    for (size_t k = 0; k < n; k++) {
-        uint32_t w = cell_width(d->p, &r, &t->cells[k], k, dli->cstart);
-        if (k == n - 1 && (h_open || !r.trail_pipe)) {
+        if (k == n - 1 && (h_open || d_open)) {
             /* a last cell without its pipe has no width to match */
-            if (n == 1 || w == UINT32_MAX || w > ALIGN_MAX)
+            if (n == 1 || dw == UINT32_MAX || dw > ALIGN_MAX)
                 return false;
-            if (w > t->refw[k])
-                t->refw[k] = w;
-        } else if (w != t->refw[k]) {
+            t->refw[k] = w > dw ? w : dw;
+        } else if (w != dw) {
             return false;
+        } else {
+            t->refw[k] = w;
         }
     }
     t->nref = n;
@@ -887,7 +1143,9 @@ static bool try_start(repfix_ctx *ctx, const line_view *lv, const lineinfo *li)
     t->w = t->held_w;
     t->ncols = r.n;
     t->passive = r.n > MAX_COLS;
-    t->aligned = !t->passive && header_aligned(ctx, &t->held_lv, hli, lv, li);
+    /* (a header without pipes is one open cell: never aligned) */
+    t->nref = 0;
+    t->aligned = !t->passive && !t->held_out && header_aligned(ctx, &t->held_lv, hli, lv, li);
     if (t->passive)
         flag_at(ctx, K_RUN, lv->in_off, lv->in_off + lv->len, ctx->a_off, ctx->a_off, lv->line,
                 r.n, t->group + 1);
@@ -1008,8 +1266,14 @@ static bool fresh_line(repfix_ctx *ctx, const line_view *lv, const lineinfo *li)
         t->tainted = true;
         return false;
     }
+    /* A line without pipes can only head a one-column table: it is emitted
+     * at once (a finished line is never delayed for that) and only its
+     * context is kept to recognize the delimiter row under it. Its bytes are
+     * not: a one-column table is never aligned (header_aligned) and its
+     * header row is out already. */
+    bool out = r.n == 1 && !r.lead && !r.trail_pipe;
     t->held.len = 0;
-    if (!rbuf_append(&t->held, lv->p, lv->len + lv->eol)) {
+    if (!out && !rbuf_append(&t->held, lv->p, lv->len + lv->eol)) {
         ctx_fail(ctx, REPFIX_E_NOMEM);
         return false;
     }
@@ -1020,11 +1284,8 @@ static bool fresh_line(repfix_ctx *ctx, const line_view *lv, const lineinfo *li)
     t->held_w = w;
     t->held_n = r.n;
     t->holding = true;
-    /* A line without pipes can only head a one-column table: it is emitted
-     * at once (a finished line is never delayed for that) and kept only to
-     * recognize the delimiter row under it. */
-    t->held_out = r.n == 1 && !r.lead && !r.trail_pipe;
-    if (t->held_out)
+    t->held_out = out;
+    if (out)
         prose_line(ctx, lv);
     return true;
 }
@@ -1034,7 +1295,9 @@ bool table_line(repfix_ctx *ctx, const line_view *lv)
     table_state *t = ctx->table;
     if (!table_kinds(ctx) || ctx->error)
         return false;
-    if (!t->cr_seen && memchr(lv->p, '\r', lv->len)) {
+    const scan_state *s = &ctx->scan;
+    bool crfree = lv->in_off >= s->crfree_lo && lv->in_off + lv->len <= s->crfree_hi;
+    if (!t->cr_seen && !crfree && memchr(lv->p, '\r', lv->len)) {
         /* cmark ends a line at a bare CR, scan.c does not: what follows may
          * be a fence or an HTML block neither of us tracks. Detect nothing
          * more in this stream. */
