@@ -1144,6 +1144,13 @@ void repeat_feed(repfix_ctx *ctx, const char *p, size_t n, block_kind block)
     repeat_state *r = ctx->repeat;
     if (ctx->error || ctx->stopped || n == 0)
         return;
+    if ((uint8_t)block != r->last_block && r->n_trans == N_TRANS) {
+        /* note_block forgets the oldest transitions: scan the bytes they
+         * describe first, as a scan per line would have */
+        repeat_flush(ctx);
+        if (ctx->error || ctx->stopped)
+            return;
+    }
     note_block(r, r->a_in, block);
     if (!append(ctx, p, n)) {
         ctx_fail(ctx, REPFIX_E_NOMEM);

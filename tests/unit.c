@@ -165,6 +165,28 @@ static void test_loop_line_number(void)
     }
 }
 
+/* Block kinds of a slice are all known to the loop detector, however many
+ * blocks the slice holds: 4 equal code lines stay (code needs 16 copies)
+ * when 130 more code blocks follow in the same feed. */
+static void test_many_blocks_in_one_feed(void)
+{
+    static char src[16384];
+    size_t n = 0;
+    n += (size_t)snprintf(src + n, sizeof src - n, "Intro.\n\n```\n");
+    for (int i = 0; i < 4; i++)
+        n += (size_t)snprintf(src + n, sizeof src - n, "result = compute_value(alpha, beta);\n");
+    n += (size_t)snprintf(src + n, sizeof src - n, "```\n\n");
+    for (int i = 0; i < 130; i++)
+        n += (size_t)snprintf(src + n, sizeof src - n, "Block %d:\n\n```\nx = %d\n```\n\n", i, i);
+    for (long chunk = 0; chunk <= 1; chunk++) {
+        t_result r = t_run(src, n, t_defaults(), chunk, 0);
+        CHECK(r.len == n && !memcmp(r.out, src, n) && r.nf == 0,
+              "code lines removed with %zu blocks in one feed (chunk %ld): %zu findings",
+              (size_t)130, chunk, r.nf);
+        t_result_free(&r);
+    }
+}
+
 int main(void)
 {
     test_names();
@@ -174,5 +196,6 @@ int main(void)
     test_long_line_bounded();
     test_line_latency();
     test_loop_line_number();
+    test_many_blocks_in_one_feed();
     return t_report();
 }
