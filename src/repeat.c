@@ -485,13 +485,15 @@ static void setup(repfix_ctx *ctx)
     unsigned char c0 = B(r, f - p);
     r->symbolic = !r->one_char ? !r->has_nl
                                 : (c0 >= 0x80 ? c0 == 0xE2 : strchr("-=_*#~`+|:.<>/\\ \t", c0) && c0);
+    /* the period window may start inside a character: the bytes before
+     * byte i are taken cyclically, as the copies repeat */
     for (uint64_t i = 0; i < p && r->symbolic; i++) {
         unsigned char c = B(r, f - p + i);
+        unsigned char c1 = B(r, f - p + (i + p - 1) % p), c2 = B(r, f - p + (i + p - 2) % p);
         bool alnum = (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
         /* box drawing and block elements: U+2500..U+259F = E2 94..96 xx */
-        bool box = c == 0xE2 || ((c == 0x94 || c == 0x95 || c == 0x96) && i > 0 &&
-                                 B(r, f - p + i - 1) == 0xE2) ||
-                   (is_cont(c) && i > 1 && B(r, f - p + i - 2) == 0xE2);
+        bool box = c == 0xE2 || ((c == 0x94 || c == 0x95 || c == 0x96) && p > 1 && c1 == 0xE2) ||
+                   (is_cont(c) && p > 2 && c2 == 0xE2);
         r->symbolic = !alnum && (c < 0x80 || box);
     }
     unsigned char u = B(r, a < f ? a : a - p);

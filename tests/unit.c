@@ -187,6 +187,30 @@ static void test_many_blocks_in_one_feed(void)
     }
 }
 
+/* Rows of box-drawing tables are data, wherever the loop detector's period
+ * window starts inside a character: nothing removed, no broken UTF-8. */
+static void test_box_drawing_rows(void)
+{
+    static char src[4096];
+    size_t n = 0;
+    const char *rows[] = {"\xE2\x94\x8C", "\xE2\x94\xAC", "\xE2\x94\x90",  /* top */
+                          "\xE2\x94\x9C", "\xE2\x94\xBC", "\xE2\x94\xA4",  /* middle */
+                          "\xE2\x94\x94", "\xE2\x94\xB4", "\xE2\x94\x98"}; /* bottom */
+    for (int row = 0; row < 3; row++) {
+        n += (size_t)snprintf(src + n, sizeof src - n, "%s", rows[3 * row]);
+        for (int cell = 0; cell < 7; cell++) {
+            for (int k = 0; k < 7; k++)
+                n += (size_t)snprintf(src + n, sizeof src - n, "\xE2\x94\x80");
+            n += (size_t)snprintf(src + n, sizeof src - n, "%s", rows[3 * row + (cell < 6 ? 1 : 2)]);
+        }
+        n += (size_t)snprintf(src + n, sizeof src - n, "\n");
+    }
+    t_result r = t_run(src, n, t_defaults(), 0, 0);
+    CHECK(r.len == n && !memcmp(r.out, src, n) && r.nf == 0, "box-drawing rows changed (%zu findings)",
+          r.nf);
+    t_result_free(&r);
+}
+
 int main(void)
 {
     test_names();
@@ -197,5 +221,6 @@ int main(void)
     test_line_latency();
     test_loop_line_number();
     test_many_blocks_in_one_feed();
+    test_box_drawing_rows();
     return t_report();
 }
