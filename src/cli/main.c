@@ -299,6 +299,8 @@ static int format_from_name(const char *name)
 /* Format from the first bytes: JSON when the first non-space byte opens an
  * object or array; JSON Lines when the first line alone is a complete JSON
  * object and another line follows. */
+#define FORMAT_SNIFF 4096 /* bytes enough to tell the format without a line end */
+
 static int format_from_content(const char *p, size_t n)
 {
     size_t i = 0;
@@ -426,18 +428,26 @@ int cli_run_stream(repfix_ctx *ctx, int fd_in, int fd_out, const char *name, cli
     int format = job->format;
     while (!rc) {
         ssize_t r = 0;
-        if (!eof) {
-            r = read(fd_in, ibuf, IO_BLOCK);
-            if (r < 0) {
+        /* Sniffing the format needs the first line whole (a pipe may
+         * deliver "[" alone first): the first block is read up to a line
+         * end, FORMAT_SNIFF bytes or the end of input. */
+        while (!eof && (size_t)r < IO_BLOCK) {
+            ssize_t k = read(fd_in, ibuf + r, IO_BLOCK - (size_t)r);
+            if (k < 0) {
                 if (errno == EINTR)
                     continue;
                 cli_error("%s: read error: %s", name, strerror(errno));
                 rc = 2;
                 break;
             }
-            eof = r == 0;
-            cli_progress_read(o->meter, ibuf, (size_t)r);
+            eof = k == 0;
+            cli_progress_read(o->meter, ibuf + r, (size_t)k);
+            r += k;
+            if (!first || format >= 0 || r >= FORMAT_SNIFF || memchr(ibuf, '\n', (size_t)r))
+                break;
         }
+        if (rc)
+            break;
         if (first) {
             if (format < 0)
                 format = format_from_content(ibuf, (size_t)r);

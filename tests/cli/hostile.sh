@@ -262,6 +262,12 @@ thr "tool calls x3" $have_toolcall clean "$(calls 3)" --format=jsonl
 thr "tool call cycle x3" $have_toolcall found "$rec$recb$rec$recb$rec$recb" --format=jsonl
 thr "tool call cycle x2" $have_toolcall clean "$rec$recb$rec$recb" --format=jsonl
 
+# ---- a slow producer: the format is told from the first line, not the first read
+section a slow producer
+sp=$( { printf '['; sleep 0.3; printf ' RUN      ] ok\nsome %s text\n' "                                        "; } |
+    timeout 10 "$bin" 2>/dev/null)
+check "$([ "$sp" = "$(printf '[ RUN      ] ok\nsome text')" ] && echo 0)" "a '[' read alone made the input JSON: '$sp'"
+
 # ---- an endless producer -----------------------------------------------------
 section an endless producer
 if [ $have_repeat = 1 ]; then
