@@ -286,6 +286,10 @@ bool json_unescape(const char *p, size_t n, rbuf *out);
 /* Appends s as a string body: '"', '\\', controls (\n \t \r \b \f, others
  * \u00xx) and WTF-8 surrogates escaped, all other bytes raw. False: no memory. */
 bool json_escape(const char *s, size_t n, rbuf *out);
+/* The code unit of the 4 hex digits at p, or -1. */
+long json_hex4(const char *p);
+/* UTF-8 (WTF-8 for a surrogate) of code point cp into o; bytes written (<= 4). */
+size_t json_put_utf8(char *o, uint32_t cp);
 /* Cleans s as text in a nested context (the parent's kinds, keep, padding;
  * always fix mode), appends the repaired text to out and copies the findings
  * to the parent (its action and record, `path`, start/end in s, stage A

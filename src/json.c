@@ -473,25 +473,6 @@ static void collect(repfix_ctx *ctx, void *arg, const repfix_finding *f)
         ctx_fail(ctx, REPFIX_E_NOMEM);
 }
 
-static int hexv(char c)
-{
-    return (c >= '0' && c <= '9') ? c - '0'
-           : (c >= 'a' && c <= 'f') ? c - 'a' + 10
-           : (c >= 'A' && c <= 'F') ? c - 'A' + 10 : -1;
-}
-
-static long hex4v(const char *p)
-{
-    long v = 0;
-    for (int k = 0; k < 4; k++) {
-        int h = hexv(p[k]);
-        if (h < 0)
-            return -1;
-        v = v * 16 + h;
-    }
-    return v;
-}
-
 /* The decoding unit at raw[r] (a byte or an escape): its raw and decoded
  * lengths, exactly as json_unescape decodes it. */
 static void unit_at(const char *raw, size_t n, size_t r, size_t *rl, size_t *dl)
@@ -502,14 +483,14 @@ static void unit_at(const char *raw, size_t n, size_t r, size_t *rl, size_t *dl)
     *rl = 2;
     if (raw[r + 1] != 'u')
         return;
-    long u = r + 6 <= n ? hex4v(raw + r + 2) : -1;
+    long u = r + 6 <= n ? json_hex4(raw + r + 2) : -1;
     if (u < 0) {
         *rl = n - r;
         *dl = 0;
         return;
     }
     if (u >= 0xD800 && u <= 0xDBFF && r + 12 <= n && raw[r + 6] == '\\' && raw[r + 7] == 'u') {
-        long lo = hex4v(raw + r + 8);
+        long lo = json_hex4(raw + r + 8);
         if (lo >= 0xDC00 && lo <= 0xDFFF) {
             *rl = 12;
             *dl = 4;

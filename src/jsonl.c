@@ -340,17 +340,6 @@ static void path_write(jsonl_state *j, size_t depth, char *out, size_t size)
 
 /* ---- the lexer -------------------------------------------------------- */
 
-/* The value of 4 hex digits (validated by the lexer). */
-static unsigned hex4(const char *p)
-{
-    unsigned v = 0;
-    for (int k = 0; k < 4; k++) {
-        char c = p[k];
-        v = v * 16 + (unsigned)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
-    }
-    return v;
-}
-
 static bool is_hex(char c)
 {
     return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
@@ -399,13 +388,13 @@ static inline unsigned stop_mask(__m128i v)
  * valid JSON text, but cJSON refuses it. */
 static bool lone_surrogate(const char *p, size_t n, size_t i, size_t *skip)
 {
-    unsigned u = hex4(p + i + 2);
+    unsigned u = (unsigned)json_hex4(p + i + 2);
     *skip = 6;
     if (u < 0xD800 || u > 0xDFFF)
         return false;
     if (u <= 0xDBFF && i + 12 <= n && p[i + 6] == '\\' && p[i + 7] == 'u' &&
         is_hex(p[i + 8]) && is_hex(p[i + 9]) && is_hex(p[i + 10]) && is_hex(p[i + 11])) {
-        unsigned lo = hex4(p + i + 8);
+        unsigned lo = (unsigned)json_hex4(p + i + 8);
         if (lo >= 0xDC00 && lo <= 0xDFFF) {
             *skip = 12;
             return false;
@@ -481,31 +470,6 @@ static size_t lex_string(const char *p, size_t n, size_t i, bool *esc, bool *lon
     }
 }
 
-/* UTF-8 (WTF-8 for a surrogate) of code point cp at o; bytes written. */
-static size_t put_utf8(char *o, uint32_t cp)
-{
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xC0 | (cp >> 6));
-        o[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xE0 | (cp >> 12));
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (char)(0xF0 | (cp >> 18));
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    o[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 /* Index of the first '"', '\\' or control byte at or after p[i], or n;
  * the bytes before it are copied to o (which may be written up to 15
  * bytes further, never past o + (n - i)). */
@@ -564,12 +528,12 @@ static size_t lex_decode(const char *p, size_t n, size_t i, bool *esc, bool *lon
                 !is_hex(p[i + 5]))
                 return 0;
             size_t skip;
-            uint32_t u = hex4(p + i + 2);
+            uint32_t u = (unsigned)json_hex4(p + i + 2);
             if (lone_surrogate(p, n, i, &skip))
                 *lone = true;
             else if (skip == 12)
-                u = 0x10000 + ((u - 0xD800) << 10) + (hex4(p + i + 8) - 0xDC00);
-            o += put_utf8(o, u);
+                u = 0x10000 + ((u - 0xD800) << 10) + ((unsigned)json_hex4(p + i + 8) - 0xDC00);
+            o += json_put_utf8(o, u);
             i += skip;
             continue;
         }
@@ -990,9 +954,9 @@ static void splice(repfix_ctx *ctx, jsonl_state *j, const rbuf *dec, const char 
             d++;
             continue;
         }
-        unsigned u = hex4(raw + i + 2);
+        unsigned u = (unsigned)json_hex4(raw + i + 2);
         if (u >= 0xD800 && u <= 0xDBFF && i + 12 <= n && raw[i + 6] == '\\' && raw[i + 7] == 'u') {
-            unsigned lo = hex4(raw + i + 8);
+            unsigned lo = (unsigned)json_hex4(raw + i + 8);
             if (lo >= 0xDC00 && lo <= 0xDFFF) {
                 i += 12;
                 d += 4;

@@ -55,8 +55,7 @@ static int hexval(char c)
     return -1;
 }
 
-/* The 4 hex digits at p as a code unit, or -1. */
-static long hex4(const char *p)
+long json_hex4(const char *p)
 {
     long v = 0;
     for (int i = 0; i < 4; i++) {
@@ -68,8 +67,7 @@ static long hex4(const char *p)
     return v;
 }
 
-/* UTF-8 (or WTF-8 for a surrogate) of code point cp into o; returns bytes. */
-static size_t put_utf8(char *o, unsigned long cp)
+size_t json_put_utf8(char *o, uint32_t cp)
 {
     if (cp < 0x80) {
         o[0] = (char)cp;
@@ -147,21 +145,21 @@ bool json_unescape(const char *p, size_t n, rbuf *out)
         case 'r': *o++ = '\r'; break;
         case 't': *o++ = '\t'; break;
         case 'u': {
-            long u = i + 6 <= n ? hex4(p + i + 2) : -1;
+            long u = i + 6 <= n ? json_hex4(p + i + 2) : -1;
             if (u < 0)
                 return false;
             if (u >= 0xD800 && u <= 0xDBFF && i + 12 <= n && p[i + 6] == '\\' &&
                 p[i + 7] == 'u') {
-                long lo = hex4(p + i + 8);
+                long lo = json_hex4(p + i + 8);
                 if (lo >= 0xDC00 && lo <= 0xDFFF) {
                     unsigned long cp = 0x10000 + (((unsigned long)u - 0xD800) << 10) +
                                        ((unsigned long)lo - 0xDC00);
-                    o += put_utf8(o, cp);
+                    o += json_put_utf8(o, (uint32_t)cp);
                     i += 12;
                     continue;
                 }
             }
-            o += put_utf8(o, (unsigned long)u);
+            o += json_put_utf8(o, (uint32_t)u);
             i += 6;
             continue;
         }
