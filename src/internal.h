@@ -290,6 +290,10 @@ bool json_escape(const char *s, size_t n, rbuf *out);
 long json_hex4(const char *p);
 /* UTF-8 (WTF-8 for a surrogate) of code point cp into o; bytes written (<= 4). */
 size_t json_put_utf8(char *o, uint32_t cp);
+/* Decodes the escape at p[i] (a backslash) to *o, moving *o on: UTF-8, a
+ * surrogate pair joined, a lone surrogate as WTF-8 (*lone set). Returns the
+ * bytes it takes (2, 6 or 12), or 0 when it is invalid or cut off. */
+size_t json_decode_escape(const char *p, size_t n, size_t i, char **o, bool *lone);
 /* Cleans s as text in a nested context (the parent's kinds, keep, padding;
  * always fix mode), appends the repaired text to out and copies the findings
  * to the parent (its action and record, `path`, start/end in s, stage A

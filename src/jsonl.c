@@ -511,36 +511,13 @@ static size_t lex_decode(const char *p, size_t n, size_t i, bool *esc, bool *lon
             out->len = (size_t)(o - out->p);
             return i;
         }
-        if (p[i] != '\\' || i + 1 >= n)
-            return 0; /* a raw control character, or a cut escape */
+        bool lone_here = false;
+        size_t k2 = p[i] == '\\' ? json_decode_escape(p, n, i, &o, &lone_here) : 0;
+        if (!k2)
+            return 0; /* a raw control character, a bad or cut escape */
         *esc = true;
-        switch (p[i + 1]) {
-        case '"': *o++ = '"'; break;
-        case '\\': *o++ = '\\'; break;
-        case '/': *o++ = '/'; break;
-        case 'b': *o++ = '\b'; break;
-        case 'f': *o++ = '\f'; break;
-        case 'n': *o++ = '\n'; break;
-        case 'r': *o++ = '\r'; break;
-        case 't': *o++ = '\t'; break;
-        case 'u': {
-            if (i + 6 > n || !is_hex(p[i + 2]) || !is_hex(p[i + 3]) || !is_hex(p[i + 4]) ||
-                !is_hex(p[i + 5]))
-                return 0;
-            size_t skip;
-            uint32_t u = (unsigned)json_hex4(p + i + 2);
-            if (lone_surrogate(p, n, i, &skip))
-                *lone = true;
-            else if (skip == 12)
-                u = 0x10000 + ((u - 0xD800) << 10) + ((unsigned)json_hex4(p + i + 8) - 0xDC00);
-            o += json_put_utf8(o, u);
-            i += skip;
-            continue;
-        }
-        default:
-            return 0;
-        }
-        i += 2;
+        *lone |= lone_here;
+        i += k2;
     }
 }
 

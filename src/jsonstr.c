@@ -91,6 +91,43 @@ size_t json_put_utf8(char *o, uint32_t cp)
     return 4;
 }
 
+size_t json_decode_escape(const char *p, size_t n, size_t i, char **o, bool *lone)
+{
+    char *w = *o;
+    if (i + 1 >= n)
+        return 0;
+    switch (p[i + 1]) {
+    case '"': *w = '"'; break;
+    case '\\': *w = '\\'; break;
+    case '/': *w = '/'; break;
+    case 'b': *w = '\b'; break;
+    case 'f': *w = '\f'; break;
+    case 'n': *w = '\n'; break;
+    case 'r': *w = '\r'; break;
+    case 't': *w = '\t'; break;
+    case 'u': {
+        long u = i + 6 <= n ? json_hex4(p + i + 2) : -1;
+        if (u < 0)
+            return 0;
+        if (u >= 0xD800 && u <= 0xDBFF && i + 12 <= n && p[i + 6] == '\\' && p[i + 7] == 'u') {
+            long lo = json_hex4(p + i + 8);
+            if (lo >= 0xDC00 && lo <= 0xDFFF) {
+                *o += json_put_utf8(w, 0x10000 + (((uint32_t)u - 0xD800) << 10) +
+                                           ((uint32_t)lo - 0xDC00));
+                return 12;
+            }
+        }
+        *lone = u >= 0xD800 && u <= 0xDFFF;
+        *o += json_put_utf8(w, (uint32_t)u);
+        return 6;
+    }
+    default:
+        return 0;
+    }
+    *o += 1;
+    return 2;
+}
+
 /* Index of the first '\\' or control byte in p[i..n), or n; the bytes
  * before it are copied to o (o may be written up to 15 bytes past them,
  * never past o + (n - i): the caller reserved that much). */
@@ -132,41 +169,11 @@ bool json_unescape(const char *p, size_t n, rbuf *out)
         i = k;
         if (i >= n)
             break;
-        if (p[i] != '\\' || i + 1 >= n)
-            return false; /* a raw control character, or a cut escape */
-        char e = p[i + 1];
-        switch (e) {
-        case '"': *o++ = '"'; break;
-        case '\\': *o++ = '\\'; break;
-        case '/': *o++ = '/'; break;
-        case 'b': *o++ = '\b'; break;
-        case 'f': *o++ = '\f'; break;
-        case 'n': *o++ = '\n'; break;
-        case 'r': *o++ = '\r'; break;
-        case 't': *o++ = '\t'; break;
-        case 'u': {
-            long u = i + 6 <= n ? json_hex4(p + i + 2) : -1;
-            if (u < 0)
-                return false;
-            if (u >= 0xD800 && u <= 0xDBFF && i + 12 <= n && p[i + 6] == '\\' &&
-                p[i + 7] == 'u') {
-                long lo = json_hex4(p + i + 8);
-                if (lo >= 0xDC00 && lo <= 0xDFFF) {
-                    unsigned long cp = 0x10000 + (((unsigned long)u - 0xD800) << 10) +
-                                       ((unsigned long)lo - 0xDC00);
-                    o += json_put_utf8(o, (uint32_t)cp);
-                    i += 12;
-                    continue;
-                }
-            }
-            o += json_put_utf8(o, (uint32_t)u);
-            i += 6;
-            continue;
-        }
-        default:
-            return false;
-        }
-        i += 2;
+        bool lone;
+        size_t k2 = p[i] == '\\' ? json_decode_escape(p, n, i, &o, &lone) : 0;
+        if (!k2)
+            return false; /* a raw control character, a bad or cut escape */
+        i += k2;
     }
     out->len = (size_t)(o - out->p);
     return true;
