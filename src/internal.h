@@ -8,13 +8,16 @@
  *                     detectors (table.c, whitespace.c, escape.c,
  *                     newline.c) for edits and applies them
  *               --> stage B (repeat.c): finds loops in stage A's output,
- *                     holds candidate copies, drops confirmed extra copies
+ *                     holds candidate copies, drops confirmed extra copies;
+ *                     stage A appends, stage B scans once per feed slice
+ *                     and before a stage-A finding is queued (repeat_flush)
  *               --> output queue (hold.c) --> caller's output buffers
  *
  * Offsets: "in" offsets count input bytes; "a" offsets count bytes stage A
  * emitted; output offsets count bytes stage B kept. Stage A records a mark
  * (a_off, in_off, in_len) per emitted piece so stage B can map a loop's span
- * back to input offsets (amap_in). Findings carry a offsets until stage B
+ * back to input offsets (amap_in) and lines (amap_nl_dropped: input line
+ * ends stage A dropped). Findings carry a offsets until stage B
  * has made every byte before their end final; then the output offsets are
  * known and the finding is ready to pop (findings.c).
  *
@@ -268,7 +271,6 @@ void repeat_reset(repeat_state *r);
 void repeat_feed(repfix_ctx *ctx, const char *p, size_t n, block_kind block);
 void repeat_flush(repfix_ctx *ctx);
 void repeat_end(repfix_ctx *ctx);
-size_t repeat_held(const repfix_ctx *ctx);
 
 /* json.c: stage A for REPFIX_FORMAT_JSON. */
 json_state *json_new(void);

@@ -213,12 +213,6 @@ void repeat_reset(repeat_state *r)
     r->next_group = 1;
 }
 
-size_t repeat_held(const repfix_ctx *ctx)
-{
-    const repeat_state *r = ctx->repeat;
-    return r ? (size_t)(r->a_in - ctx->a_final) : 0;
-}
-
 /* ---- buffer ----------------------------------------------------------- */
 
 static uint64_t count_nl(const repeat_state *r, uint64_t lo, uint64_t hi)

@@ -171,23 +171,6 @@ static int replay_dir(const char *dir, int format, const char *target)
     return count;
 }
 
-/* Decodes the visible markers of a spec section (as tests/spec.c does). */
-static char *decode(const char *p, size_t n, size_t *len)
-{
-    char *o = fz_xrealloc(NULL, n + 1);
-    size_t k = 0;
-    for (size_t i = 0; i < n;) {
-        if (!strncmp(p + i, "→", 3)) { o[k++] = '\t'; i += 3; }
-        else if (!strncmp(p + i, "␍", 3)) { o[k++] = '\r'; i += 3; }
-        else if (!strncmp(p + i, "␀", 3)) { o[k++] = '\0'; i += 3; }
-        else if (!strncmp(p + i, "⏎\n", 4) && i + 4 == n) { i += 4; }
-        else o[k++] = p[i++];
-    }
-    o[k] = '\0';
-    *len = k;
-    return o;
-}
-
 /* The input section of every example of one spec file. */
 static int replay_spec(const char *path)
 {
@@ -226,7 +209,7 @@ static int replay_spec(const char *path)
         if (!*q)
             break;
         size_t n;
-        char *data = decode(in, (size_t)(q - in), &n);
+        char *data = t_decode_markers(in, (size_t)(q - in), &n);
         char name[1200];
         const char *base = strrchr(path, '/');
         snprintf(name, sizeof name, "%s:%d", base ? base + 1 : path, ex_line);

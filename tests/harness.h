@@ -178,4 +178,26 @@ static inline char *t_read_file(const char *path, size_t *len)
     return p;
 }
 
+/* Decodes the visible markers of a spec section (a tests/spec file): "→" a
+ * tab, "␍" a CR, "␀" a NUL, a final "⏎" line: no line end at the end. */
+static inline char *t_decode_markers(const char *p, size_t n, size_t *len)
+{
+    char *o = malloc(n + 1);
+    if (!o) {
+        fprintf(stderr, "out of memory\n");
+        exit(2);
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n;) {
+        if (!strncmp(p + i, "→", 3)) { o[k++] = '\t'; i += 3; }
+        else if (!strncmp(p + i, "␍", 3)) { o[k++] = '\r'; i += 3; }
+        else if (!strncmp(p + i, "␀", 3)) { o[k++] = '\0'; i += 3; }
+        else if (!strncmp(p + i, "⏎\n", 4) && i + 4 == n) { i += 4; }
+        else o[k++] = p[i++];
+    }
+    o[k] = '\0';
+    *len = k;
+    return o;
+}
+
 #endif

@@ -35,23 +35,6 @@ typedef struct {
     int line;
 } example;
 
-/* Decodes the visible markers of a section. */
-static char *decode(const char *p, size_t n, size_t *len)
-{
-    char *o = malloc(n + 1);
-    size_t k = 0;
-    for (size_t i = 0; i < n;) {
-        if (!strncmp(p + i, "→", 3)) { o[k++] = '\t'; i += 3; }
-        else if (!strncmp(p + i, "␍", 3)) { o[k++] = '\r'; i += 3; }
-        else if (!strncmp(p + i, "␀", 3)) { o[k++] = '\0'; i += 3; }
-        else if (!strncmp(p + i, "⏎\n", 4) && i + 4 == n) { i += 4; }
-        else o[k++] = p[i++];
-    }
-    o[k] = '\0';
-    *len = k;
-    return o;
-}
-
 static t_params params_from(const char *opts, char *cli, size_t cli_size)
 {
     t_params p = t_defaults();
@@ -232,8 +215,8 @@ static void run_file(const char *path)
                 CHECK(0, "%s: malformed example", name);
                 break;
             }
-            e.in = decode(sec[0], sec_len[0], &e.in_len);
-            e.out = decode(sec[1], sec_len[1], &e.out_len);
+            e.in = t_decode_markers(sec[0], sec_len[0], &e.in_len);
+            e.out = t_decode_markers(sec[1], sec_len[1], &e.out_len);
             char *k = sec[2];
             if (!strncmp(k, "kinds:", 6))
                 k += 6;
