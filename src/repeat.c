@@ -130,7 +130,7 @@ struct repeat_state {
     uint64_t anchor;   /* last anchor */
     uint64_t pend;     /* start of a short match at the last anchor, or UINT64_MAX */
     uint64_t gh, gpos; /* gear hash of the bytes before gpos (gear_cut) */
-    uint64_t nl_base;  /* '\n' bytes below base */
+    uint64_t nl_at, nl_n; /* nl_n '\n' bytes lie below nl_at (>= base) */
     uint64_t gear[256];
     anchor_set tab[1u << TABLE_BITS];
     uint16_t dirty[DIRTY_MAX]; /* sets written since the reset (the first DIRTY_MAX) */
@@ -158,7 +158,7 @@ struct repeat_state {
     bool symbolic;      /* a rule, leader or delimiter row: "---|", ". ", "─┼" */
     uint32_t group, next_group;
     repeat_state *spare; /* the state rescan() reuses one level down */
-    const repeat_state *parent; /* the state a rescan works for, or NULL */
+    repeat_state *parent; /* the state a rescan works for, or NULL */
     bool pending;        /* bytes appended since the last scan */
     bool running;        /* inside run(): findings it adds must not flush */
 };
@@ -197,7 +197,7 @@ void repeat_reset(repeat_state *r)
 {
     if (!r)
         return;
-    r->base = r->a_in = r->pos = r->safe = r->anchor = r->gh = r->gpos = r->nl_base = 0;
+    r->base = r->a_in = r->pos = r->safe = r->anchor = r->gh = r->gpos = r->nl_at = r->nl_n = 0;
     r->pend = UINT64_MAX;
     if (r->n_dirty > DIRTY_MAX)
         memset(r->tab, 0, sizeof r->tab);
@@ -246,7 +246,10 @@ static bool append(repfix_ctx *ctx, const char *p, size_t n)
         uint64_t keep_from = ctx->a_final > WIN_HIST ? ctx->a_final - WIN_HIST : 0;
         if (keep_from > r->base) {
             size_t cut = (size_t)(keep_from - r->base);
-            r->nl_base += count_nl(r, r->base, keep_from);
+            if (r->nl_at < keep_from) {
+                r->nl_n += count_nl(r, r->nl_at, keep_from);
+                r->nl_at = keep_from;
+            }
             memmove(r->buf, r->buf + cut, len - cut);
             r->base = keep_from;
             len -= cut;
@@ -698,8 +701,10 @@ static bool checkpoint(repfix_ctx *ctx, uint64_t x, bool may_start, bool exact)
     _Static_assert(SHORT_MAX == 64, "lag_filter covers 64 lags");
     /* bit 64 - p for each lag p <= maxp still to compare */
     uint64_t lags = maxp == 0 ? 0 : maxp == 64 ? UINT64_MAX : ~(UINT64_MAX >> maxp);
+    /* At a line end a 1-byte tail only matters after a blank line (below:
+     * a tail must start at a line start), so elsewhere 2 bytes must agree. */
     if (avail >= SHORT_MAX + 4)
-        lags = lag_filter(b, x, exact);
+        lags = lag_filter(b, x, exact && b[x - 2] == '\n');
     while (lags) {
         unsigned i = top_bit(lags);
         lags &= ~(1ull << i);
@@ -944,15 +949,25 @@ static uint64_t copies_at(const repeat_state *r, uint64_t y)
     return y + r->p < r->a1 ? 0 : (y + r->p - r->a1) / r->p;
 }
 
+/* The input line of stage A offset a. Line ends are counted from where
+ * the last question left off, so a stream of loops costs one pass. */
 static uint64_t line_of(const repfix_ctx *ctx, uint64_t a)
 {
-    const repeat_state *r = ctx->repeat;
+    repeat_state *r = ctx->repeat;
     while (r->parent) /* a rescan's bytes are the stream state's too */
         r = r->parent;
     if (a < r->base)
         a = r->base;
+    uint64_t n;
+    if (a >= r->nl_at) {
+        r->nl_n += count_nl(r, r->nl_at, a);
+        r->nl_at = a;
+        n = r->nl_n;
+    } else {
+        n = r->nl_n - count_nl(r, a, r->nl_at);
+    }
     /* input lines: the ones stage A dropped before a count too */
-    return 1 + r->nl_base + count_nl(r, r->base, a) + amap_nl_dropped(ctx, a);
+    return 1 + n + amap_nl_dropped(ctx, a);
 }
 
 /* Adds or extends the finding of the current loop up to `end`. */
@@ -1013,7 +1028,7 @@ static void rescan(repfix_ctx *ctx, uint64_t hi, bool at_end)
     }
     repeat_state *inner = r->spare;
     repeat_reset(inner);
-    inner->base = inner->a_in = inner->pos = inner->safe = inner->anchor = lo;
+    inner->base = inner->a_in = inner->pos = inner->safe = inner->anchor = inner->nl_at = lo;
     inner->parent = r;
     inner->depth = (uint8_t)(r->depth + 1);
     inner->next_group = r->next_group + 1;

@@ -153,12 +153,19 @@ static bool may_close_fence(const scan_state *s, const char *p, size_t len)
     return k < len && p[k] == s->fence_char;
 }
 
+/* Does p hold needle, ASCII case-insensitively? needle starts with a byte
+ * that has no case ('<', '-', '?', ']'), so memchr finds the candidates. */
 static bool has_ci(const char *p, size_t len, const char *needle)
 {
     size_t k = strlen(needle);
-    for (size_t i = 0; i + k <= len; i++)
-        if (strncasecmp(p + i, needle, k) == 0)
+    for (const char *q = p, *end = p + len; (size_t)(end - q) >= k;) {
+        q = memchr(q, needle[0], (size_t)(end - q) - k + 1);
+        if (!q)
+            return false;
+        if (strncasecmp(q + 1, needle + 1, k - 1) == 0)
             return true;
+        q++;
+    }
     return false;
 }
 
@@ -214,8 +221,12 @@ static int html_start(const char *p, size_t len, bool interrupts_para)
         return 0;
     char c = i + n < len ? p[i + n] : ' ';
     if (c == ' ' || c == '\t' || c == '>' || (c == '/' && i + n + 1 < len && p[i + n + 1] == '>')) {
-        for (size_t k = 0; k < sizeof block_tags / sizeof *block_tags; k++)
-            if (strlen(block_tags[k]) == n && strncasecmp(p + i, block_tags[k], n) == 0)
+        char name[12]; /* the longest block tag has 10 letters */
+        for (size_t k = 0; k < n && n < sizeof name; k++)
+            name[k] = (char)(p[i + k] | (p[i + k] >= 'A' ? 0x20 : 0));
+        for (size_t k = 0; k < sizeof block_tags / sizeof *block_tags && n < sizeof name; k++)
+            if (block_tags[k][0] == name[0] && strlen(block_tags[k]) == n &&
+                memcmp(name, block_tags[k], n) == 0)
                 return 6;
     }
     /* type 7: a complete tag alone on its line; cannot interrupt a paragraph */
