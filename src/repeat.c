@@ -97,6 +97,9 @@
 #define MIN_MATCH 12u              /* bytes a long candidate must match at once */
 /* Zero bytes kept after the last byte: 16-byte loads may pass a_in. */
 #define BUF_PAD 16u
+/* Zero bytes before the first: a checkpoint's lag filter reads the 66
+ * bytes before it, also in the first bytes of a stream or a rescan. */
+#define FRONT_PAD 80u
 #define TABLE_BITS 10 /* 4096 entries of 8 bytes: the table stays in L1 */
 #define TABLE_WAYS 4
 /* Sets written since the last reset that a reset clears one by one; past
@@ -189,7 +192,8 @@ void repeat_free(repeat_state *r)
     if (!r)
         return;
     repeat_free(r->spare);
-    free(r->buf);
+    if (r->buf)
+        free(r->buf - FRONT_PAD);
     free(r);
 }
 
@@ -258,10 +262,11 @@ static bool append(repfix_ctx *ctx, const char *p, size_t n)
             size_t cap = r->cap ? r->cap : 4 * WIN_HIST;
             while (cap < len + n)
                 cap *= 2;
-            char *nb = realloc(r->buf, cap + BUF_PAD);
+            char *nb = realloc(r->buf ? r->buf - FRONT_PAD : NULL, FRONT_PAD + cap + BUF_PAD);
             if (!nb)
                 return false;
-            r->buf = nb;
+            memset(nb, 0, FRONT_PAD);
+            r->buf = nb + FRONT_PAD;
             r->cap = cap;
         }
     }
@@ -641,7 +646,8 @@ static uint64_t eq_mask64(const unsigned char *p, unsigned char c)
  * (so ascending lags are descending bits): those where byte x-1 recurs p
  * bytes earlier, and unless exact byte x-2 too. A prefilter that only
  * drops lags the full comparison would reject, so checkpoints need not pay
- * 64 comparisons on text that does not repeat. Needs x - 66 >= base. */
+ * 64 comparisons on text that does not repeat. Reads the 66 bytes before
+ * x (FRONT_PAD at the start of the buffer). */
 static uint64_t lag_filter(const unsigned char *b, uint64_t x, bool exact)
 {
 #ifdef __SSE2__
@@ -699,12 +705,13 @@ static bool checkpoint(repfix_ctx *ctx, uint64_t x, bool may_start, bool exact)
         memcpy(&last, b + x - 4, 4);
     unsigned char last1 = b[x - 1];
     _Static_assert(SHORT_MAX == 64, "lag_filter covers 64 lags");
+    _Static_assert(FRONT_PAD >= SHORT_MAX + 2, "lag_filter may read before base");
     /* bit 64 - p for each lag p <= maxp still to compare */
     uint64_t lags = maxp == 0 ? 0 : maxp == 64 ? UINT64_MAX : ~(UINT64_MAX >> maxp);
     /* At a line end a 1-byte tail only matters after a blank line (below:
      * a tail must start at a line start), so elsewhere 2 bytes must agree. */
-    if (avail >= SHORT_MAX + 4)
-        lags = lag_filter(b, x, exact && b[x - 2] == '\n');
+    if (lags)
+        lags &= lag_filter(b, x, exact && (avail < 2 || b[x - 2] == '\n'));
     while (lags) {
         unsigned i = top_bit(lags);
         lags &= ~(1ull << i);
