@@ -12,7 +12,9 @@
  *    of stage A offset, and at each line end) the tail before the checkpoint
  *    is compared with itself at every lag up to SHORT_MAX (a 16-byte
  *    equality prefilter picks the few lags whose last bytes agree); a tail
- *    that matches itself over two periods starts a candidate;
+ *    that matches itself over two periods starts a candidate. Probes halfway
+ *    between checkpoints start candidates too, so a short run just long
+ *    enough to be a loop is found wherever its offset puts it;
  *  - long periods (up to MAX_PERIOD): the text is cut at content-defined
  *    anchors (line ends, sentence and clause ends in Latin and CJK
  *    punctuation, and, in segments of WEAK_GAP bytes or more, cuts of a
@@ -83,6 +85,12 @@
 #define SHORT_MAX 64u             /* periods found by direct comparison */
 #define SHORT_TAIL_CAP 192u       /* longest periodic tail measured at a checkpoint */
 #define CP_STEP 64u               /* checkpoint spacing (stage A offsets) */
+/* Probes between checkpoints only start candidates: with a start every 32
+ * bytes, every short-period run long enough to be a loop (is_loop: >= 61
+ * bytes, >= 2p + 31 for p >= 8) is found wherever it lies; with 64, a run
+ * of 64..72 bytes was found or not depending on its offset, and a second
+ * pass, its offsets shifted, could remove what the first kept. */
+#define PROBE_STEP 32u
 #define FORCE_GAP 256u            /* forced anchor after this many bytes */
 #define WEAK_GAP 48u              /* weaker anchor condition after this */
 /* Gear cut conditions on bits 11..15 of the hash: they depend on the last 16
@@ -630,30 +638,25 @@ static bool anchor_at(repfix_ctx *ctx, uint64_t x)
     return started;
 }
 
-#ifdef __SSE2__
-/* Bit i set when p[i] == c, for i < 64. */
-static uint64_t eq_mask64(const unsigned char *p, unsigned char c)
-{
-    __m128i v = _mm_set1_epi8((char)c);
-#define EQ16(k) ((uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8( \
-        _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * (k))), v)) << (16 * (k)))
-    return EQ16(0) | EQ16(1) | EQ16(2) | EQ16(3);
-#undef EQ16
-}
-#endif
-
 /* The lags 1..64 worth comparing at checkpoint x, as bit 64 - p for lag p
  * (so ascending lags are descending bits): those where byte x-1 recurs p
  * bytes earlier, and unless exact byte x-2 too. A prefilter that only
  * drops lags the full comparison would reject, so checkpoints need not pay
  * 64 comparisons on text that does not repeat. Reads the 66 bytes before
  * x (FRONT_PAD at the start of the buffer). */
-static uint64_t lag_filter(const unsigned char *b, uint64_t x, bool exact)
+static inline uint64_t lag_filter(const unsigned char *b, uint64_t x, bool exact)
 {
 #ifdef __SSE2__
-    uint64_t m = eq_mask64(b + x - 65, b[x - 1]);
-    if (!exact && m)
-        m &= eq_mask64(b + x - 66, b[x - 2]);
+    const unsigned char *p = b + x - 65; /* p[i] is the byte 64 - i before x - 1 */
+    __m128i c1 = _mm_set1_epi8((char)b[x - 1]), c2 = _mm_set1_epi8((char)b[x - 2]);
+    uint64_t m = 0;
+    for (unsigned k = 0; k < 64; k += 16) {
+        __m128i e = _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + k)), c1);
+        if (!exact)
+            e = _mm_and_si128(e, _mm_cmpeq_epi8(
+                _mm_loadu_si128((const __m128i *)(const void *)(p + k - 1)), c2));
+        m |= (uint64_t)(uint16_t)_mm_movemask_epi8(e) << k;
+    }
     return m;
 #else
     (void)b;
@@ -683,9 +686,54 @@ static uint64_t match_back(const unsigned char *b, uint64_t end, uint64_t p, uin
     return t;
 }
 
-/* Short periods at checkpoint x: measures the periodic tail at every lag up
- * to SHORT_MAX, moves `safe`, and returns true when a candidate started
- * (only if may_start). */
+/* Starts a short-period candidate at x: the last t bytes before x match
+ * the bytes p before them; the run is extended back beyond the cap. */
+static void start_short(repfix_ctx *ctx, uint64_t x, uint64_t p, uint64_t t)
+{
+    repeat_state *r = ctx->repeat;
+    const unsigned char *b = (const unsigned char *)r->buf - r->base;
+    uint64_t y = x - t, stop = r->base + p;
+    uint64_t lim = x > 4 * (uint64_t)MAX_PERIOD ? x - 4 * (uint64_t)MAX_PERIOD : 0;
+    if (stop < lim)
+        stop = lim;
+    while (y > stop && b[y - 1] == b[y - 1 - p])
+        y--;
+    start_candidate(ctx, p, y - p, x);
+}
+
+/* Between checkpoints: starts the candidate a checkpoint at x would start
+ * (the smallest lag p whose tail is >= p and >= 8 bytes), and nothing
+ * else. Returns true when it did. */
+static bool probe(repfix_ctx *ctx, uint64_t x)
+{
+    repeat_state *r = ctx->repeat;
+    const unsigned char *b = (const unsigned char *)r->buf - r->base;
+    uint64_t avail = x - r->base;
+    if (avail < 9)
+        return false;
+    uint64_t maxp = avail - 8 < SHORT_MAX ? avail - 8 : SHORT_MAX, last, w;
+    uint64_t lags = lag_filter(b, x, false) & (maxp == 64 ? UINT64_MAX : ~(UINT64_MAX >> maxp));
+    memcpy(&last, b + x - 8, 8);
+    while (lags) {
+        unsigned i = top_bit(lags);
+        lags &= ~(1ull << i);
+        uint64_t p = 64 - i;
+        memcpy(&w, b + x - 8 - p, 8);
+        if (w != last)
+            continue;
+        uint64_t lim = avail - p < SHORT_TAIL_CAP ? avail - p : SHORT_TAIL_CAP;
+        uint64_t t = match_back(b, x, p, 8, lim);
+        if (t >= p) {
+            start_short(ctx, x, p, t);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Short periods at checkpoint x (a line end when exact): measures the
+ * periodic tail at every lag up to SHORT_MAX, moves `safe`, and returns
+ * true when a candidate started (only if may_start). */
 static bool checkpoint(repfix_ctx *ctx, uint64_t x, bool may_start, bool exact)
 {
     repeat_state *r = ctx->repeat;
@@ -735,14 +783,7 @@ static bool checkpoint(repfix_ctx *ctx, uint64_t x, bool may_start, bool exact)
         }
     }
     if (best && may_start) {
-        /* extend the run back beyond the cap before starting */
-        uint64_t y = x - best_t, stop = r->base + best;
-        uint64_t lim = x > 4 * (uint64_t)MAX_PERIOD ? x - 4 * (uint64_t)MAX_PERIOD : 0;
-        if (stop < lim)
-            stop = lim;
-        while (y > stop && b[y - 1] == b[y - 1 - best])
-            y--;
-        start_candidate(ctx, best, y - best, x);
+        start_short(ctx, x, best, best_t);
         return true;
     }
     /* At a line end a periodic tail that does not start at a line start is
@@ -886,52 +927,65 @@ static bool idle_scan(repfix_ctx *ctx, uint64_t end)
         if (blk_end > end)
             blk_end = end;
         uint64_t nat = maybe_natural(b, r->base, blk, (unsigned)(blk_end - blk));
-        while (y < blk_end) {
-            uint64_t s = nat ? blk + top_bit(nat & (0 - nat)) : blk_end;
-            /* plain bytes [y, s): gear cuts in segments of WEAK_GAP or more */
-            for (;;) {
-                uint64_t from = r->anchor + WEAK_GAP - 1; /* cut x = from + 1 is WEAK_GAP on */
-                if (from < y)
-                    from = y;
-                uint64_t x = from < s ? gear_cut(r, from, s) : 0;
-                if (!x)
+        uint64_t stop = (y | (PROBE_STEP - 1)) + 1; /* the next probe or checkpoint */
+        if (stop > blk_end)
+            stop = blk_end;
+        for (;;) {
+            while (y < stop) {
+                uint64_t s = nat ? blk + top_bit(nat & (0 - nat)) : stop;
+                if (s > stop)
+                    s = stop;
+                /* plain bytes [y, s): gear cuts in segments of WEAK_GAP or more */
+                for (;;) {
+                    uint64_t from = r->anchor + WEAK_GAP - 1; /* cut x = from + 1 is WEAK_GAP on */
+                    if (from < y)
+                        from = y;
+                    uint64_t x = from < s ? gear_cut(r, from, s) : 0;
+                    if (!x)
+                        break;
+                    if (anchor_at(ctx, x)) {
+                        r->pos = x;
+                        return true;
+                    }
+                    y = x;
+                }
+                y = s;
+                if (y == stop)
                     break;
+                nat &= nat - 1;
+                unsigned char c = b[y];
+                uint64_t x = y + 1;
+                unsigned cls = anchor_class[c];
+                bool natural = cls && natural_anchor(r, y, cls);
+                bool cut = !natural && x - r->anchor >= WEAK_GAP && gear_cut(r, y, x);
+                y = x;
+                if (!natural && !cut)
+                    continue;
                 if (anchor_at(ctx, x)) {
                     r->pos = x;
                     return true;
                 }
-                y = x;
+                if (c == '\n' && !r->quiet && checkpoint(ctx, x, true, true)) {
+                    r->pos = x;
+                    return true;
+                }
             }
-            y = s;
-            if (y == blk_end)
+            if (y % CP_STEP == 0) {
+                if (y - r->anchor >= FORCE_GAP && anchor_at(ctx, y)) {
+                    r->pos = y;
+                    return true;
+                }
+                if (!r->quiet && checkpoint(ctx, y, true, false)) {
+                    r->pos = y;
+                    return true;
+                }
+            } else if (y % PROBE_STEP == 0 && !r->quiet && probe(ctx, y)) {
+                r->pos = y;
+                return true;
+            }
+            if (stop == blk_end)
                 break;
-            nat &= nat - 1;
-            unsigned char c = b[y];
-            uint64_t x = y + 1;
-            unsigned cls = anchor_class[c];
-            bool natural = cls && natural_anchor(r, y, cls);
-            bool cut = !natural && x - r->anchor >= WEAK_GAP && gear_cut(r, y, x);
-            y = x;
-            if (!natural && !cut)
-                continue;
-            if (anchor_at(ctx, x)) {
-                r->pos = x;
-                return true;
-            }
-            if (c == '\n' && !r->quiet && checkpoint(ctx, x, true, true)) {
-                r->pos = x;
-                return true;
-            }
-        }
-        if (y % CP_STEP == 0) {
-            if (y - r->anchor >= FORCE_GAP && anchor_at(ctx, y)) {
-                r->pos = y;
-                return true;
-            }
-            if (!r->quiet && checkpoint(ctx, y, true, false)) {
-                r->pos = y;
-                return true;
-            }
+            stop = blk_end;
         }
     }
     r->pos = y;
