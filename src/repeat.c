@@ -1110,7 +1110,11 @@ static void rescan(repfix_ctx *ctx, uint64_t hi, bool at_end)
     if (at_end) {
         repeat_end(ctx);
     } else if (!ctx->error && !ctx->stopped) {
-        if (inner->state == ST_LOOP)
+        /* a candidate still open at hi only tracked its bytes: they are
+         * searched as when it diverges */
+        if (inner->state == ST_CAND)
+            rescan(ctx, inner->f, false);
+        if (inner->state != ST_IDLE)
             end_loop(ctx, inner->f);
         inner->state = ST_IDLE;
         release(ctx, inner->a_in);
