@@ -162,6 +162,7 @@ struct repeat_state {
     bool ready;         /* setup() done */
     bool quiet;         /* scanning inside a candidate: anchors only */
     uint64_t reported;  /* copies already in the finding */
+    uint64_t judged;    /* copy counts up to this one were judged no loop */
     uint64_t rep_end;   /* finding end so far */
     bool has_nl;
     bool listy;         /* short lines that look like list items or dated lines */
@@ -520,7 +521,7 @@ static void start_candidate(repfix_ctx *ctx, uint64_t p, uint64_t r0, uint64_t f
     r->r0 = r0;
     r->x0 = r->f = f;
     r->ready = false;
-    r->reported = 0;
+    r->reported = r->judged = 0;
     r->state = ST_CAND;
 }
 
@@ -1010,6 +1011,34 @@ static uint64_t copies_at(const repeat_state *r, uint64_t y)
     return y + r->p < r->a1 ? 0 : (y + r->p - r->a1) / r->p;
 }
 
+/* Is the candidate a loop at some count of copies in (judged, c]? A count
+ * is judged with the block kinds of its own copies, [a_unit, end of copy),
+ * never with the bytes matched after them, so the answer does not depend
+ * on how far the frontier got when it is asked (a slice scanned at once
+ * reaches further than a line; a table line after copy 3 must not undo
+ * copy 3). Counts whose copies end before the same block transition share
+ * a rule, and is_loop grows with the count: only the largest of each such
+ * stretch is tried. */
+static bool loop_by(repfix_ctx *ctx, uint64_t c)
+{
+    repeat_state *r = ctx->repeat;
+    uint64_t k = r->judged;
+    while (k < c) {
+        uint64_t end = r->a1 + k * r->p; /* the end of copy k + 1 */
+        uint64_t last = c;
+        size_t i = trans_after(r, end - 1); /* the first transition at or after end */
+        if (i < r->n_trans && r->trans[i].off < r->a1 + (c - 1) * r->p)
+            last = k + 1 + (r->trans[i].off - end) / r->p;
+        int rule = region_rule(r, r->a_unit, r->a1 + (last - 1) * r->p, r->has_nl);
+        if (rule >= 0 && last > (uint64_t)ctx->keep &&
+            is_loop(last, r->p, r->one_char, rule, r->has_nl, r->listy, false))
+            return true;
+        k = last;
+    }
+    r->judged = k;
+    return false;
+}
+
 /* The input line of stage A offset a. Line ends are counted from where
  * the last question left off, so a stream of loops costs one pass. */
 static uint64_t line_of(const repfix_ctx *ctx, uint64_t a)
@@ -1168,9 +1197,7 @@ static bool track(repfix_ctx *ctx)
         r->safe = r->hs;
     uint64_t c = copies_at(r, y), ce = c ? r->a1 + (c - 1) * p : 0;
     if (r->state == ST_CAND) {
-        int rule = region_rule(r, r->a_unit, y, r->has_nl);
-        if (rule >= 0 && is_loop(c, p, r->one_char, rule, r->has_nl, r->listy, false) &&
-            c > (uint64_t)ctx->keep) {
+        if (loop_by(ctx, c)) {
             report(ctx, c, ce);
             release(ctx, r->hs);
             drop(ctx, ce);
