@@ -35,6 +35,7 @@ typedef struct {
 typedef struct {
     int format;
     const char *report_name, *out_name;
+    bool durable; /* the output is a file fsync'ed at the end: write back early */
     cli_report *report;
     uint64_t findings;
     uint64_t by_kind[REPFIX_K_COUNT], removed[REPFIX_K_COUNT];
