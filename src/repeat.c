@@ -40,13 +40,13 @@
  * a code point start; the count is made from that point, so a loop of lines
  * keeps whole lines. Thresholds (is_loop): prose needs period >= 24 bytes and
  * 3 copies, or 16 copies over >= 64 bytes for 2..23 bytes, or 256 copies of
- * one code point; short lines (< 80 bytes) that start with white space, a
- * list marker or a digit need 5 copies (changelogs repeat such a line up to
- * 4 times); code, HTML and table bytes need 16 copies (short periods inside
- * one line there: 4 KiB of them; one code point: 1024) unless the loop
- * reaches the end of the input. Never a loop: JSON structure (between
- * tokens; string contents come as prose), cells within one table row
- * (table.c handles runaway rows), and periods of more than one character
+ * one code point; short lines (< 80 bytes) that start with a list marker or
+ * a digit need 5 copies (changelogs repeat such a line up to 4 times), with
+ * white space 8 (shortlogs: 7); code, HTML and table bytes need 16 copies
+ * (short periods inside one line there: 4 KiB of them; one code point:
+ * 1024) unless the loop reaches the end of the input. Never a loop: JSON
+ * structure (between tokens; string contents come as prose), cells within
+ * one table row (table.c handles runaway rows), and periods of more than one character
  * inside a line made only of punctuation, spaces and box drawing (rules,
  * "| --- | --- |" rows, ". . ." leaders), and runs of one Markdown-structural
  * character or box-drawing character ("-" "=" "*" "_" "#" "." "|" "─"...):
@@ -114,11 +114,15 @@
  * that many it clears the whole table (JSONL resets a nested context for
  * every string value, most of them short). */
 #define DIRTY_MAX 1024u
-#define N_TRANS 256
-/* Real changelogs and shortlogs hold up to 4 identical short list items or
- * dated lines in a row ("* New snapshot release"): such lines need 5. */
+#define N_TRANS 256               /* block-kind transitions remembered */
+/* Real changelogs hold up to 4 identical short list items or dated lines in
+ * a row ("* New snapshot release"): such lines need 5 copies. Indented
+ * lines, a git shortlog's subjects or a log's continuation lines, repeat
+ * more ("      worktree: use 'worktree' over 'working tree'" 7 times in
+ * git's own changelog): they need 8. */
 #define LIST_MIN_COPIES 5
-#define LIST_MAX_PERIOD 80               /* block-kind transitions remembered */
+#define INDENT_MIN_COPIES 8
+#define LIST_MAX_PERIOD 80
 
 enum { ST_IDLE, ST_CAND, ST_LOOP };
 
@@ -165,7 +169,7 @@ struct repeat_state {
     uint64_t judged;    /* copy counts up to this one were judged no loop */
     uint64_t rep_end;   /* finding end so far */
     bool has_nl;
-    bool listy;         /* short lines that look like list items or dated lines */
+    uint8_t line_min;   /* copies short list-like or indented lines need, or 0 */
     uint8_t depth;      /* rescan nesting: 0 for the stream's own state */
     bool symbolic;      /* a rule, leader or delimiter row: "---|", ". ", "─┼" */
     uint32_t group, next_group;
@@ -353,9 +357,9 @@ static int region_rule(const repeat_state *r, uint64_t lo, uint64_t hi, bool has
 /* ---- thresholds ------------------------------------------------------- */
 
 static bool is_loop(uint64_t c, uint64_t p, bool one_char, bool strict, bool has_nl,
-                    bool listy, bool at_end)
+                    unsigned line_min, bool at_end)
 {
-    if (listy && !at_end && c < LIST_MIN_COPIES)
+    if (!at_end && c < line_min)
         return false;
     if (c < 3)
         return false;
@@ -508,8 +512,13 @@ static void setup(repfix_ctx *ctx)
         r->symbolic = !alnum && (c < 0x80 || box);
     }
     unsigned char u = B(r, a < f ? a : a - p);
-    r->listy = r->has_nl && p < LIST_MAX_PERIOD &&
-               (u == ' ' || u == '\t' || u == '-' || u == '*' || u == '+' || (u >= '0' && u <= '9'));
+    r->line_min = 0;
+    if (r->has_nl && p < LIST_MAX_PERIOD) {
+        if (u == ' ' || u == '\t')
+            r->line_min = INDENT_MIN_COPIES;
+        else if (u == '-' || u == '*' || u == '+' || (u >= '0' && u <= '9'))
+            r->line_min = LIST_MIN_COPIES;
+    }
     r->ready = true;
 }
 
@@ -1031,7 +1040,7 @@ static bool loop_by(repfix_ctx *ctx, uint64_t c)
             last = k + 1 + (r->trans[i].off - end) / r->p;
         int rule = region_rule(r, r->a_unit, r->a1 + (last - 1) * r->p, r->has_nl);
         if (rule >= 0 && last > (uint64_t)ctx->keep &&
-            is_loop(last, r->p, r->one_char, rule, r->has_nl, r->listy, false))
+            is_loop(last, r->p, r->one_char, rule, r->has_nl, r->line_min, false))
             return true;
         k = last;
     }
@@ -1287,7 +1296,7 @@ void repeat_end(repfix_ctx *ctx)
         uint64_t c = copies_at(r, r->f);
         int rule = region_rule(r, r->a_unit, r->f, r->has_nl);
         if (r->state == ST_LOOP ||
-            (rule >= 0 && is_loop(c, r->p, r->one_char, rule, r->has_nl, r->listy, true) &&
+            (rule >= 0 && is_loop(c, r->p, r->one_char, rule, r->has_nl, r->line_min, true) &&
              c > (uint64_t)ctx->keep)) {
             /* the partial copy goes, but its separator ends the kept text */
             uint64_t ce = r->a1 + (c - 1) * r->p, sep = ce;

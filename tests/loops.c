@@ -94,12 +94,16 @@ static size_t split_lines(const char *d, size_t n, line_info **out)
 
 static int is_letter(unsigned char c) { return (c | 0x20) >= 'a' && (c | 0x20) <= 'z'; }
 
-/* Short list items and dated lines need 5 copies mid text (documented). */
-static int listy(const line_info *l, const char *s)
+/* Copies a short line needs mid text (documented): 5 for list items and
+ * dated lines, 8 for indented lines, else 3. */
+static size_t line_min(const line_info *l, const char *s)
 {
     unsigned char u = (unsigned char)s[0];
-    return l->len < 80 && (u == ' ' || u == '\t' || u == '-' || u == '*' || u == '+' ||
-                           (u >= '0' && u <= '9'));
+    if (l->len >= 80)
+        return 3;
+    if (u == ' ' || u == '\t')
+        return 8;
+    return u == '-' || u == '*' || u == '+' || (u >= '0' && u <= '9') ? 5 : 3;
 }
 
 /* ---- running repfix --------------------------------------------------- */
@@ -149,7 +153,7 @@ static int make_case(const char *d, size_t n, const line_info *L, size_t nl, int
                 (li > 0 && L[li - 1].len == l->len && !memcmp(d + L[li - 1].start, s, l->len)) ||
                 (li + 1 < nl && L[li + 1].len == l->len && !memcmp(d + L[li + 1].start, s, l->len)))
                 continue;
-            size_t c = (l->strict || l->len < 24) ? rndr(16, 24) : rndr(listy(l, s) ? 5 : 3, 10);
+            size_t c = (l->strict || l->len < 24) ? rndr(16, 24) : rndr(line_min(l, s), 10);
             if (c * l->len < 64)
                 c = 64 / l->len + 1;
             sb_add(inj, d, l->start);
