@@ -39,13 +39,15 @@ static size_t find(const char *p, size_t len, size_t i, char c)
     return q ? (size_t)(q - p) : len;
 }
 
-void escape_line(repfix_ctx *ctx, const line_view *lv)
+/* escape_line from the line's first backslash bs. Out of line, so the
+ * test of most lines (no backslash) needs no stack frame. */
+#ifdef __GNUC__
+__attribute__((noinline))
+#endif
+static void escape_from(repfix_ctx *ctx, const line_view *lv, size_t bs)
 {
     const char *p = lv->p;
     size_t len = lv->len, i = 0;
-    size_t bs = len < 8 ? len : find(p, len, 0, '\\');
-    if (bs == len)
-        return;
     /* only backslashes and backticks matter: jump from one to the next */
     size_t tick = find(p, len, 0, '`');
     while (i < len) {
@@ -83,4 +85,12 @@ void escape_line(repfix_ctx *ctx, const line_view *lv)
             edit_add(ctx, keep_end, end, "", 0, REPFIX_K_ESCAPE_RUN, 0);
         i = end > start ? end : start + 2;
     }
+}
+
+void escape_line(repfix_ctx *ctx, const line_view *lv)
+{
+    /* a run takes 4 sequences of 2 bytes or more */
+    const char *bs = lv->len < 8 ? NULL : memchr(lv->p, '\\', lv->len);
+    if (bs)
+        escape_from(ctx, lv, (size_t)(bs - lv->p));
 }

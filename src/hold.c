@@ -20,6 +20,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Rare paths stay out of line, so the per-line path needs no stack frame. */
+#ifdef __GNUC__
+#define NOINLINE __attribute__((noinline))
+#else
+#define NOINLINE
+#endif
+
 /* How far behind a_final the address map reaches (the repeat window). */
 #define AMAP_WINDOW (1u << 20)
 
@@ -80,18 +87,23 @@ static void amap_prune(repfix_ctx *ctx)
     }
 }
 
-static bool amap_add(repfix_ctx *ctx, uint64_t a_len, uint64_t in_off, uint64_t in_len)
+/* Unchanged bytes right after an unchanged piece: the last mark grows
+ * (the common case, inlined: most lines are emitted as they came). */
+static inline bool amap_extend(repfix_ctx *ctx, uint64_t a_len, uint64_t in_off, uint64_t in_len)
 {
-    if (ctx->n_marks > ctx->first_mark) {
-        amap_mark *last = &ctx->marks[ctx->n_marks - 1];
-        bool identity_last = last->a_len == last->in_len;
-        if (identity_last && a_len == in_len && last->a_off + last->a_len == ctx->a_off &&
-            last->in_off + last->in_len == in_off && last->nl_dropped == ctx->nl_dropped) {
-            last->a_len += a_len;
-            last->in_len += in_len;
-            return true;
-        }
-    }
+    if (a_len != in_len || ctx->n_marks <= ctx->first_mark)
+        return false;
+    amap_mark *last = &ctx->marks[ctx->n_marks - 1];
+    if (last->a_len != last->in_len || last->a_off + last->a_len != ctx->a_off ||
+        last->in_off + last->in_len != in_off || last->nl_dropped != ctx->nl_dropped)
+        return false;
+    last->a_len += a_len;
+    last->in_len += in_len;
+    return true;
+}
+
+static NOINLINE bool amap_new(repfix_ctx *ctx, uint64_t a_len, uint64_t in_off, uint64_t in_len)
+{
     if (ctx->n_marks == ctx->cap_marks) {
         amap_prune(ctx);
         if (ctx->n_marks == ctx->cap_marks) {
@@ -105,6 +117,11 @@ static bool amap_add(repfix_ctx *ctx, uint64_t a_len, uint64_t in_off, uint64_t 
     }
     ctx->marks[ctx->n_marks++] = (amap_mark){ctx->a_off, in_off, a_len, in_len, ctx->nl_dropped};
     return true;
+}
+
+static inline bool amap_add(repfix_ctx *ctx, uint64_t a_len, uint64_t in_off, uint64_t in_len)
+{
+    return amap_extend(ctx, a_len, in_off, in_len) || amap_new(ctx, a_len, in_off, in_len);
 }
 
 /* The last mark with a_off <= a (the first one if none), or NULL. */
@@ -154,8 +171,8 @@ static void stage_b_feed(repfix_ctx *ctx, const char *p, size_t n, block_kind bl
         out_keep(ctx, p, n);
 }
 
-void stage_a_emit(repfix_ctx *ctx, const char *p, size_t n, uint64_t in_off,
-                  uint64_t in_len, block_kind block)
+static inline void emit(repfix_ctx *ctx, const char *p, size_t n, uint64_t in_off,
+                        uint64_t in_len, block_kind block)
 {
     if (ctx->error)
         return;
@@ -167,6 +184,12 @@ void stage_a_emit(repfix_ctx *ctx, const char *p, size_t n, uint64_t in_off,
         return;
     ctx->a_off += n;
     stage_b_feed(ctx, p, n, block);
+}
+
+void stage_a_emit(repfix_ctx *ctx, const char *p, size_t n, uint64_t in_off,
+                  uint64_t in_len, block_kind block)
+{
+    emit(ctx, p, n, in_off, in_len, block);
 }
 
 void out_keep(repfix_ctx *ctx, const char *p, size_t n)
@@ -228,13 +251,10 @@ bool edit_overlaps(const repfix_ctx *ctx, size_t start, size_t end)
     return false;
 }
 
-void line_emit(repfix_ctx *ctx, const line_view *lv, block_kind block)
+/* line_emit for a line with edits. */
+static NOINLINE void emit_edited(repfix_ctx *ctx, const line_view *lv, block_kind block)
 {
     size_t total = lv->len + lv->eol;
-    if (ctx->n_edits == 0) {
-        stage_a_emit(ctx, lv->p, total, lv->in_off, total, block);
-        return;
-    }
     rbuf *out = &ctx->scratch;
     out->len = 0;
     size_t pos = 0;
@@ -272,4 +292,13 @@ void line_emit(repfix_ctx *ctx, const line_view *lv, block_kind block)
     ctx->edit_bytes.len = 0;
     if (!ctx->error && out->len)
         stage_b_feed(ctx, out->p, out->len, block);
+}
+
+void line_emit(repfix_ctx *ctx, const line_view *lv, block_kind block)
+{
+    size_t total = lv->len + lv->eol;
+    if (ctx->n_edits == 0)
+        emit(ctx, lv->p, total, lv->in_off, total, block); /* most lines */
+    else
+        emit_edited(ctx, lv, block);
 }

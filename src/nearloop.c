@@ -197,7 +197,7 @@ static uint64_t normalize(const char *p, size_t len, rbuf *out)
 
 /* The idle test: does the line have an ASCII digit? (Lines of 16 bytes
  * and more are read in blocks of 16, the last one overlapping.) */
-static bool has_digit(const char *p, size_t len)
+static inline bool has_digit(const char *p, size_t len)
 {
     size_t i = 0;
 #ifdef __SSE2__
@@ -707,29 +707,12 @@ static bool no_match(nearloop_state *s, size_t i)
     return true;
 }
 
-bool nearloop_line(repfix_ctx *ctx, const line_view *lv)
+/* nearloop_line past the hot path: the line is analysed and kept (idle:
+ * nothing held; digit_later: idle with a digit among the last lines, so
+ * the digit count of this line is still to be noted). */
+static bool take_line(repfix_ctx *ctx, nearloop_state *s, const line_view *lv, bool idle,
+                      bool digit_later)
 {
-    nearloop_state *s = ctx->nearloop;
-    if (!s || s->replaying || ctx->error || lv->in_off < s->in_seen)
-        return false;
-    s->in_seen = lv->in_off + lv->len + lv->eol;
-    if (lv->partial || ctx->scan.in_fragment) {
-        break_all(ctx, s);
-        return false;
-    }
-    bool idle = s->state == NL_IDLE && s->first_held >= s->n;
-    bool digit_later = false;
-    if (idle) {
-        if (s->n > 0 && s->since_digit < NL_MAX_PERIOD)
-            digit_later = true; /* not the hot path either way: the count tells */
-        else if (has_digit(lv->p, lv->len))
-            s->since_digit = 0;
-        else {
-            s->n = s->first_held = 0;
-            s->q.len = 0;
-            return false; /* the hot path */
-        }
-    }
     nl_sums m;
     bool data = data_line(lv->p, lv->len, &m);
     if (digit_later) {
@@ -777,6 +760,29 @@ bool nearloop_line(repfix_ctx *ctx, const line_view *lv)
     process(ctx, s);
     compact(s);
     return true;
+}
+
+bool nearloop_line(repfix_ctx *ctx, const line_view *lv)
+{
+    nearloop_state *s = ctx->nearloop;
+    if (!s || s->replaying || ctx->error || lv->in_off < s->in_seen)
+        return false;
+    s->in_seen = lv->in_off + lv->len + lv->eol;
+    if (lv->partial || ctx->scan.in_fragment) {
+        break_all(ctx, s);
+        return false;
+    }
+    if (s->state != NL_IDLE || s->first_held < s->n)
+        return take_line(ctx, s, lv, false, false);
+    if (s->n > 0 && s->since_digit < NL_MAX_PERIOD)
+        return take_line(ctx, s, lv, true, true); /* the count tells */
+    if (!has_digit(lv->p, lv->len)) {
+        s->n = s->first_held = 0;
+        s->q.len = 0;
+        return false; /* the hot path */
+    }
+    s->since_digit = 0;
+    return take_line(ctx, s, lv, true, false);
 }
 
 void nearloop_end(repfix_ctx *ctx)

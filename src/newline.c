@@ -64,8 +64,9 @@ void newline_flush(repfix_ctx *ctx, bool next_is_code, bool at_end)
     uint64_t span = nl->end_in - nl->first_in;
     if (nl->blanks < min) {
         stage_a_emit(ctx, nl->first.p, nl->first.len, nl->first_in, nl->first.len, block);
-        stage_a_emit(ctx, nl->rest.p, nl->rest.len, nl->first_in + nl->first.len,
-                     nl->rest.len, block);
+        if (nl->rest.len) /* one blank line: the common case */
+            stage_a_emit(ctx, nl->rest.p, nl->rest.len, nl->first_in + nl->first.len,
+                         nl->rest.len, block);
     } else if (at_end) {
         finding_add(ctx, REPFIX_K_NEWLINE_RUN, nl->first_in, nl->end_in, ctx->a_off,
                     ctx->a_off, nl->first_line, 0, 0, nl->blanks, 0);

@@ -24,7 +24,6 @@
 #include "internal.h"
 
 #include <string.h>
-#include <strings.h>
 
 /* First-byte classes: most lines start with a letter, which rules out
  * everything but a paragraph line at once. */
@@ -52,7 +51,8 @@ bool line_is_blank(const char *p, size_t len)
     return true;
 }
 
-uint32_t line_indent(const char *p, size_t len, size_t *bytes)
+/* line_indent, inlined in this file's per-line paths. */
+static inline uint32_t indent_of(const char *p, size_t len, size_t *bytes)
 {
     uint32_t col = 0;
     size_t i = 0;
@@ -64,6 +64,14 @@ uint32_t line_indent(const char *p, size_t len, size_t *bytes)
         else
             break;
     }
+    *bytes = i;
+    return col;
+}
+
+uint32_t line_indent(const char *p, size_t len, size_t *bytes)
+{
+    size_t i;
+    uint32_t col = indent_of(p, len, &i);
     if (bytes)
         *bytes = i;
     return col;
@@ -153,18 +161,50 @@ static bool may_close_fence(const scan_state *s, const char *p, size_t len)
     return k < len && p[k] == s->fence_char;
 }
 
+/* Does p (k bytes available) start with lower, ASCII case-insensitively?
+ * lower holds no upper-case letters. */
+static inline bool starts_ci(const char *p, size_t k, const char *lower)
+{
+    size_t i = 0;
+    for (; lower[i]; i++) {
+        if (i == k)
+            return false;
+        unsigned char c = (unsigned char)p[i];
+        if (c >= 'A' && c <= 'Z')
+            c += 'a' - 'A';
+        if (c != (unsigned char)lower[i])
+            return false;
+    }
+    return true;
+}
+
 /* Does p hold needle, ASCII case-insensitively? needle starts with a byte
  * that has no case ('<', '-', '?', ']'), so memchr finds the candidates. */
 static bool has_ci(const char *p, size_t len, const char *needle)
 {
-    size_t k = strlen(needle);
-    for (const char *q = p, *end = p + len; (size_t)(end - q) >= k;) {
-        q = memchr(q, needle[0], (size_t)(end - q) - k + 1);
+    for (const char *q = p, *end = p + len; q < end; q++) {
+        q = memchr(q, needle[0], (size_t)(end - q));
         if (!q)
             return false;
-        if (strncasecmp(q + 1, needle + 1, k - 1) == 0)
+        if (starts_ci(q + 1, (size_t)(end - q) - 1, needle + 1))
             return true;
-        q++;
+    }
+    return false;
+}
+
+/* End condition 1: a closing script, pre, style or textarea tag (one pass
+ * over the '<'s for the four). */
+static bool raw_closes(const char *p, size_t len)
+{
+    for (const char *q = p, *end = p + len; q < end; q++) {
+        q = memchr(q, '<', (size_t)(end - q));
+        if (!q)
+            return false;
+        size_t k = (size_t)(end - q) - 1;
+        if (k > 0 && q[1] == '/' &&
+            (starts_ci(q + 2, k - 1, "script>") || starts_ci(q + 2, k - 1, "pre>") ||
+             starts_ci(q + 2, k - 1, "style>") || starts_ci(q + 2, k - 1, "textarea>")))
+            return true;
     }
     return false;
 }
@@ -172,9 +212,7 @@ static bool has_ci(const char *p, size_t len, const char *needle)
 static bool html_ends(int type, const char *p, size_t len)
 {
     switch (type) {
-    case 1:
-        return has_ci(p, len, "</script>") || has_ci(p, len, "</pre>") ||
-               has_ci(p, len, "</style>") || has_ci(p, len, "</textarea>");
+    case 1: return raw_closes(p, len);
     case 2: return has_ci(p, len, "-->");
     case 3: return has_ci(p, len, "?>");
     case 4: return memchr(p, '>', len) != NULL;
@@ -200,7 +238,7 @@ static int html_start(const char *p, size_t len, bool interrupts_para)
     static const char *const raw[] = {"script", "pre", "style", "textarea"};
     for (size_t k = 0; k < 4; k++) {
         size_t n = strlen(raw[k]);
-        if (len >= n + 1 && strncasecmp(p + 1, raw[k], n) == 0 &&
+        if (starts_ci(p + 1, len - 1, raw[k]) &&
             (len == n + 1 || p[n + 1] == ' ' || p[n + 1] == '\t' || p[n + 1] == '>'))
             return 1;
     }
@@ -352,7 +390,7 @@ void scan_line(repfix_ctx *ctx, const line_view *lv)
         return;
     }
     size_t ws;
-    uint32_t indent = line_indent(p, len, &ws);
+    uint32_t indent = indent_of(p, len, &ws);
     if (indent >= 4 && !s->in_list && (was_blank || s->prev_indented)) {
         table_flush(ctx);
         flush_blanks(ctx, true);
@@ -363,9 +401,13 @@ void scan_line(repfix_ctx *ctx, const line_view *lv)
     }
     s->prev_indented = false;
 
-    size_t q = skip_quotes(p, len);
-    size_t bws;
-    uint32_t bind = line_indent(p + q, len - q, &bws);
+    size_t q = 0, bws = ws;
+    uint32_t bind = indent;
+    if (indent <= 3 && ws < len && p[ws] == '>') {
+        /* block quote markers (skip_quotes' first test, done) */
+        q = skip_quotes(p, len);
+        bind = indent_of(p + q, len - q, &bws);
+    }
     const char *body = p + q + bws;
     size_t blen = len - q - bws;
     size_t lm = list_marker(body, blen);

@@ -1290,6 +1290,83 @@ static bool fresh_line(repfix_ctx *ctx, const line_view *lv, const lineinfo *li)
     return true;
 }
 
+/* Bytes a line may start with and not be a plain paragraph line for the
+ * rules above: indentation, a quote or list marker (line_info), a
+ * delimiter row ('|', ':', '-', white space), setext underline, ATX
+ * heading, thematic break, HTML or fence. Most lines start with a letter. */
+static const unsigned char block_start[256] = {
+    ['\t'] = 1, ['\n'] = 1, ['\v'] = 1, ['\f'] = 1, ['\r'] = 1, [' '] = 1, ['#'] = 1,
+    ['*'] = 1, ['+'] = 1, ['-'] = 1, ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1,
+    ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, [':'] = 1, ['<'] = 1, ['='] = 1,
+    ['>'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1};
+
+/* The end of fresh_line for a line of one cell without pipes: its context
+ * is kept to recognize a delimiter row under it, and it goes out at once. */
+static bool hold_out(repfix_ctx *ctx, const line_view *lv, lineinfo li, bool list, uint32_t w)
+{
+    table_state *t = ctx->table;
+    t->held.len = 0;
+    t->held_lv = *lv;
+    t->held_lv.p = t->held.p;
+    t->held_li = li;
+    t->held_list = list;
+    t->held_w = w;
+    t->held_n = 1;
+    t->holding = true;
+    t->held_out = true;
+    prose_line(ctx, lv);
+    return true;
+}
+
+/* Two common shapes of line take short cuts past line_info, try_start and
+ * fresh_line, with the same effects. Both lie outside a table and a block
+ * quote, have no pipe, and their content starts with no block_start byte:
+ * it is no delimiter row and starts no block.
+ * A plain line has n spaces (no tabs) before its content: its lineinfo is
+ * its indentation only (n = 0 for most lines). */
+static bool plain_line(repfix_ctx *ctx, const line_view *lv, uint32_t n)
+{
+    table_state *t = ctx->table;
+    release_held(ctx);
+    bool para_before = t->para_open, list = false;
+    uint32_t w = 0;
+    t->para_open = false;
+    if (t->rec_valid && t->rec_qd != 0)
+        t->rec_valid = false; /* quotes change left of the item's content */
+    if (ctx->scan.in_list) {
+        if (!t->rec_valid || t->rec_qd != 0 || n < t->rec_w) {
+            /* a line left of the item's content: a lazy line or the end */
+            if (!para_before)
+                t->rec_valid = false;
+            t->para_open = true;
+            return false;
+        }
+        if (!para_before && n >= t->rec_w + 4)
+            return false; /* indented code in the item */
+        list = true;
+        w = t->rec_w;
+    } else if (!para_before && n >= 4) {
+        return false; /* indented code */
+    }
+    t->para_open = true;
+    return hold_out(ctx, lv, (lineinfo){0, n, n, 0, 0, false, false, false, n}, list, w);
+}
+
+/* A bullet line "- x", "* x" or "+ x" (one space after the marker) opens a
+ * list item whose content starts at column 2 as a new block. */
+static bool bullet_line(repfix_ctx *ctx, const line_view *lv)
+{
+    table_state *t = ctx->table;
+    release_held(ctx); /* a list item is no delimiter row */
+    t->rec_valid = true;
+    t->rec_qd = 0;
+    t->rec_w = 2;
+    t->para_open = true;
+    return hold_out(ctx, lv, (lineinfo){0, 0, 0, 2, 0, true, false, false, 2}, true, 2);
+}
+
+static bool any_line(repfix_ctx *ctx, const line_view *lv);
+
 bool table_line(repfix_ctx *ctx, const line_view *lv)
 {
     table_state *t = ctx->table;
@@ -1306,6 +1383,32 @@ bool table_line(repfix_ctx *ctx, const line_view *lv)
     }
     if (t->tainted || t->cr_seen)
         return false;
+    const char *p = lv->p;
+    size_t len = lv->len;
+    if (!t->in_table && t->para_qd == 0 && len) {
+        size_t n = 0;
+        while (n < len && p[n] == ' ')
+            n++;
+        if (n < len && !block_start[(unsigned char)p[n]]) {
+            if (!memchr(p + n, '|', len - n))
+                return plain_line(ctx, lv, (uint32_t)n); /* most paragraph lines */
+        } else if (n == 0 && (p[0] == '-' || p[0] == '*' || p[0] == '+') && len >= 3 &&
+                   p[1] == ' ' && !block_start[(unsigned char)p[2]] &&
+                   !memchr(p + 2, '|', len - 2)) {
+            return bullet_line(ctx, lv);
+        }
+    }
+    return any_line(ctx, lv);
+}
+
+/* table_line for a line that takes the general path. Out of line, so
+ * plain lines need no large stack frame. */
+#ifdef __GNUC__
+__attribute__((noinline))
+#endif
+static bool any_line(repfix_ctx *ctx, const line_view *lv)
+{
+    table_state *t = ctx->table;
     lineinfo li = line_info(lv->p, lv->len);
     if (t->in_table) {
         if (body_row(ctx, lv, &li)) {

@@ -1575,7 +1575,8 @@ static int marker_at(const toolcall_state *t, const char *p, size_t len, size_t 
             }
             continue;
         }
-        if (len - i >= y->marker_len && !memcmp(p + i, y->marker, y->marker_len)) {
+        if (len - i >= y->marker_len && p[i] == y->marker[0] &&
+            !memcmp(p + i, y->marker, y->marker_len)) {
             *at = i;
             return (int)s;
         }
@@ -2183,11 +2184,14 @@ static bool may_open(const toolcall_state *t, const char *p, size_t len)
     return (t->first[c >> 3] >> (c & 7)) & 1;
 }
 
-bool toolcall_line(repfix_ctx *ctx, const line_view *lv)
+/* toolcall_line for a line that may belong to a block: one is open, a
+ * group continues, or the line may start with a marker. Out of line, so
+ * the test of most lines needs no stack frame. */
+#ifdef __GNUC__
+__attribute__((noinline))
+#endif
+static bool block_line(repfix_ctx *ctx, toolcall_state *t, const line_view *lv)
 {
-    toolcall_state *t = ctx->toolcall;
-    if (t->replaying || ctx->error)
-        return false;
     if (t->open) {
         if (!hold_line(ctx, t, lv))
             return true;
@@ -2201,10 +2205,6 @@ bool toolcall_line(repfix_ctx *ctx, const line_view *lv)
     size_t at = 0;
     int s = -1;
     if (!t->group) {
-        /* the hot path: one table lookup for most lines */
-        if (lv->len == 0 || ctx->scan.fence_char || ctx->scan.html_end ||
-            !may_open(t, lv->p, lv->len))
-            return false;
         s = marker_at(t, lv->p, lv->len, &at);
         if (s < 0)
             return false;
@@ -2239,6 +2239,19 @@ bool toolcall_line(repfix_ctx *ctx, const line_view *lv)
     if (block_ends(ctx, t, lv, true, at))
         finish_block(ctx, t);
     return true;
+}
+
+bool toolcall_line(repfix_ctx *ctx, const line_view *lv)
+{
+    toolcall_state *t = ctx->toolcall;
+    if (t->replaying || ctx->error)
+        return false;
+    /* the hot path: one table lookup for most lines */
+    if (!t->open && !t->group &&
+        (lv->len == 0 || ctx->scan.fence_char || ctx->scan.html_end ||
+         !may_open(t, lv->p, lv->len)))
+        return false;
+    return block_line(ctx, t, lv);
 }
 
 void toolcall_flush(repfix_ctx *ctx)

@@ -77,12 +77,15 @@ static void runs_in(repfix_ctx *ctx, const line_view *lv, size_t i, size_t k)
     }
 }
 
-void whitespace_line(repfix_ctx *ctx, const line_view *lv)
+/* whitespace_line for a line that may have a run. Out of line, so the
+ * probes of most lines need no stack frame. */
+#ifdef __GNUC__
+__attribute__((noinline))
+#endif
+static void scan_runs(repfix_ctx *ctx, const line_view *lv)
 {
     const char *p = lv->p;
     size_t len = lv->len, i;
-    if (len < WS_RUN_MIN || !may_have_run(p, len))
-        return;
     if (lv->partial && ctx->scan.in_fragment)
         i = 0; /* a continuation fragment has no indentation */
     else
@@ -100,4 +103,10 @@ void whitespace_line(repfix_ctx *ctx, const line_view *lv)
             break;
         i = k == tick ? skip_code_span(p, len, k) : k + 2;
     }
+}
+
+void whitespace_line(repfix_ctx *ctx, const line_view *lv)
+{
+    if (lv->len >= WS_RUN_MIN && may_have_run(lv->p, lv->len))
+        scan_runs(ctx, lv);
 }
