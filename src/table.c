@@ -1076,6 +1076,12 @@ static bool header_aligned(repfix_ctx *ctx, const line_view *h, const lineinfo *
         const cell *c = &t->cells[k];
         t->centered[k] = c->ce - c->cs >= 2 && d->p[c->cs] == ':' && d->p[c->ce - 1] == ':';
         t->refw[k] = cell_width(d->p, &r, c, k, dli->cstart); /* until the header's below */
+        /* a delimiter cell stretched on both sides is no alignment either
+         * (cell_justified repairs it: the header must not stay) */
+        uint32_t l, rr;
+        cell_runs(d->p, c, &l, &rr);
+        if (l >= PAD_RUN_MIN && rr >= PAD_RUN_MIN && !t->centered[k])
+            return false;
     }
     if (!parse_row(ctx, t, h->p, h->len, hli->fn, MAX_COLS, &r) || r.stored != n)
         return false;
