@@ -1159,6 +1159,10 @@ static void rescan(repfix_ctx *ctx, uint64_t hi, bool at_end)
     }
     ctx->repeat = r;
     r->next_group = inner->next_group + 1;
+    /* what the rescan released is final: copies kept later start after it
+     * (setup aligns them to safe), or a drop would start mid-copy */
+    if (r->safe < ctx->a_final)
+        r->safe = ctx->a_final;
 }
 
 /* Compares new bytes against the period before them; returns true when the
