@@ -1110,20 +1110,50 @@ static void end_loop(repfix_ctx *ctx, uint64_t e)
  * end of input it applies the end-of-input rule. Without this a second
  * pass would remove more. `safe` is content-defined, so the region is the
  * same for any split of the input. */
-static void rescan(repfix_ctx *ctx, uint64_t hi, bool at_end)
+/* A candidate or loop of a rescan that is still open at the end of its
+ * region and goes on in the bytes after it is taken over by the state the
+ * rescan works for, with its copies, finding and held bytes, as if that
+ * state had found it: the region's end is no reason to end it. */
+static void adopt(repeat_state *r, const repeat_state *in)
+{
+    r->state = in->state;
+    r->p = in->p;
+    r->one_char = in->one_char;
+    r->a1 = in->a1;
+    r->a_unit = in->a_unit;
+    r->hs = in->hs;
+    r->f = in->f;
+    r->r0 = in->r0;
+    r->x0 = in->x0;
+    r->ready = in->ready;
+    r->reported = in->reported;
+    r->rep_end = in->rep_end;
+    r->judged = in->judged;
+    r->has_nl = in->has_nl;
+    r->line_min = in->line_min;
+    r->symbolic = in->symbolic;
+    r->group = in->group;
+    if (r->safe < in->safe)
+        r->safe = in->safe; /* a candidate's safe stays frozen until setup */
+}
+
+/* Returns true when the outer state took over a candidate or loop that
+ * goes on at hi (only when may_adopt: hi is where the outer candidate
+ * diverged, so the byte there is known whatever the split). */
+static bool rescan(repfix_ctx *ctx, uint64_t hi, bool at_end, bool may_adopt)
 {
     repeat_state *r = ctx->repeat;
     if (r->depth >= RESCAN_DEPTH) /* bounded: each level may find the same */
-        return;
+        return false;
     release(ctx, r->safe < hi ? r->safe : hi);
     uint64_t lo = ctx->a_final;
     if (hi < lo + MIN_LOOP_BYTES || ctx->error || ctx->stopped)
-        return; /* too short to hold a loop */
+        return false; /* too short to hold a loop */
     if (region_blocks(r, lo, hi) & (1u << BLOCK_JSON))
-        return;
+        return false;
     if (!r->spare && !(r->spare = repeat_new())) {
         ctx_fail(ctx, REPFIX_E_NOMEM);
-        return;
+        return false;
     }
     repeat_state *inner = r->spare;
     repeat_reset(inner);
@@ -1145,24 +1175,32 @@ static void rescan(repfix_ctx *ctx, uint64_t hi, bool at_end)
     }
     repeat_feed(ctx, r->buf + (at - r->base), (size_t)(hi - at), (block_kind)cur);
     repeat_flush(ctx);
+    bool adopted = false;
     if (at_end) {
         repeat_end(ctx);
     } else if (!ctx->error && !ctx->stopped) {
-        /* a candidate still open at hi only tracked its bytes: they are
-         * searched as when it diverges */
-        if (inner->state == ST_CAND)
-            rescan(ctx, inner->f, false);
-        if (inner->state != ST_IDLE)
-            end_loop(ctx, inner->f);
-        inner->state = ST_IDLE;
-        release(ctx, inner->a_in);
+        adopted = may_adopt && inner->state != ST_IDLE && inner->f == hi &&
+                  B(r, hi) == B(r, hi - inner->p);
+        if (!adopted) {
+            /* a candidate that ends at hi only tracked its bytes: they are
+             * searched as when it diverges */
+            if (inner->state == ST_CAND)
+                rescan(ctx, inner->f, false, false);
+            if (inner->state != ST_IDLE)
+                end_loop(ctx, inner->f);
+            release(ctx, inner->a_in);
+        }
     }
     ctx->repeat = r;
     r->next_group = inner->next_group + 1;
+    if (adopted)
+        adopt(r, inner);
+    inner->state = ST_IDLE;
     /* what the rescan released is final: copies kept later start after it
      * (setup aligns them to safe), or a drop would start mid-copy */
     if (r->safe < ctx->a_final)
         r->safe = ctx->a_final;
+    return adopted;
 }
 
 /* Compares new bytes against the period before them; returns true when the
@@ -1227,8 +1265,9 @@ static bool track(repfix_ctx *ctx)
         }
     }
     if (y < end || (y == cap && r->state == ST_CAND)) {
-        if (r->state == ST_CAND)
-            rescan(ctx, y, false);
+        /* a loop found in the held bytes may go on here */
+        if (r->state == ST_CAND && rescan(ctx, y, false, y < end))
+            return true;
         end_loop(ctx, y); /* diverged, or held too long without a loop */
         return true;
     }
@@ -1317,7 +1356,7 @@ void repeat_end(repfix_ctx *ctx)
         }
     }
     if (r->state != ST_IDLE && ctx->a_final < r->a_in && !ctx->error && !ctx->stopped)
-        rescan(ctx, r->a_in, true);
+        rescan(ctx, r->a_in, true, false);
     r->state = ST_IDLE;
     release(ctx, r->a_in);
 }
