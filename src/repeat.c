@@ -1231,15 +1231,18 @@ static bool track(repfix_ctx *ctx)
     idle_scan(ctx, y);
     r->quiet = false;
     if (!r->ready) {
-        if (y < cap) {
-            if (y < end) {
-                resume_idle(ctx, y);
-                return true;
-            }
-            return false;
+        if (y < cap && y == end)
+            return false; /* the next bytes decide */
+        bool died = y < cap;
+        /* three copies need more than two periods (see is_loop) */
+        if (died && y - r->r0 <= 2 * p) {
+            resume_idle(ctx, y);
+            return true;
         }
         setup(ctx);
-        return true; /* go on from the new decision point */
+        if (!died)
+            return true; /* go on from the new decision point */
+        p = r->p; /* it diverged before that point, long enough to be a loop: judged now */
     }
     /* Kept copies after the first stay held until the loop is confirmed:
      * if it is not, they are rescanned with the rest (--keep=2: a loop
