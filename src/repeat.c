@@ -71,6 +71,14 @@
  * the same reason stage A only appends (repeat_feed) and the scan runs once
  * per feed slice (repeat_flush), and before any finding of stage A joins
  * the queue, so findings keep the order they had with a scan per line.
+ * A copy count is judged with the block kinds of its own copies (loop_by),
+ * never with how far the frontier got in one scan.
+ *
+ * Failed candidates: their held bytes were only compared, never searched,
+ * so a fresh state rescans them (rescan, at most RESCAN_DEPTH deep). What
+ * a rescan releases raises `safe` (later kept copies start after it), and a
+ * candidate or loop it finds open at the end of its region that goes on
+ * there is taken over (adopt) rather than cut at the region's end.
  */
 #include "internal.h"
 
