@@ -46,8 +46,9 @@
  * (short periods inside one line there: 4 KiB of them; one code point:
  * 1024) unless the loop reaches the end of the input. Never a loop: JSON
  * structure (between tokens; string contents come as prose), cells within
- * one table row (table.c handles runaway rows), and periods of more than one character
- * inside a line made only of punctuation, spaces and box drawing (rules,
+ * one table row (table.c handles runaway rows), and periods of more than
+ * one character inside a line made only of punctuation, spaces and box
+ * drawing (rules,
  * "| --- | --- |" rows, ". . ." leaders), and runs of one Markdown-structural
  * character or box-drawing character ("-" "=" "*" "_" "#" "." "|" "─"...):
  * a 300-hyphen rule is a rule, and one "-" would be a list item. Two copies
@@ -162,7 +163,7 @@ struct repeat_state {
     size_t n_trans;
     uint8_t last_block;
 
-    /* the candidate or confirmed loop */
+    /* the candidate or confirmed loop (adopt() copies these) */
     int state;
     uint64_t p;         /* period in bytes */
     bool one_char;      /* the period is one code point */
@@ -684,6 +685,12 @@ static inline uint64_t lag_filter(const unsigned char *b, uint64_t x, bool exact
 #endif
 }
 
+/* The bits of lags 1..maxp (maxp <= 64) in lag_filter's order. */
+static uint64_t lags_upto(uint64_t maxp)
+{
+    return maxp == 0 ? 0 : maxp == 64 ? UINT64_MAX : ~(UINT64_MAX >> maxp);
+}
+
 /* How many bytes before `end` equal the bytes p before them, counting on
  * from t (known to match) up to lim (lim + p <= end - base): a word at a
  * time, the mismatch located in the first word that differs. */
@@ -730,7 +737,7 @@ static bool probe(repfix_ctx *ctx, uint64_t x)
     if (avail < 9)
         return false;
     uint64_t maxp = avail - 8 < SHORT_MAX ? avail - 8 : SHORT_MAX, last, w;
-    uint64_t lags = lag_filter(b, x, false) & (maxp == 64 ? UINT64_MAX : ~(UINT64_MAX >> maxp));
+    uint64_t lags = lag_filter(b, x, false) & lags_upto(maxp);
     memcpy(&last, b + x - 8, 8);
     while (lags) {
         unsigned i = top_bit(lags);
@@ -773,7 +780,7 @@ static bool checkpoint(repfix_ctx *ctx, uint64_t x, bool may_start, bool exact)
     _Static_assert(SHORT_MAX == 64, "lag_filter covers 64 lags");
     _Static_assert(FRONT_PAD >= SHORT_MAX + 2, "lag_filter may read before base");
     /* bit 64 - p for each lag p <= maxp still to compare */
-    uint64_t lags = maxp == 0 ? 0 : maxp == 64 ? UINT64_MAX : ~(UINT64_MAX >> maxp);
+    uint64_t lags = lags_upto(maxp);
     /* At a line end a 1-byte tail only matters after a blank line (below:
      * a tail must start at a line start), so elsewhere 2 bytes must agree. */
     if (lags)
@@ -932,78 +939,68 @@ static uint64_t gear_cut(repeat_state *r, uint64_t from, uint64_t lim)
 /* Scans from pos; returns true when it stopped because a candidate started.
  * An anchor after byte y when y ends a natural anchor, or when the segment
  * is WEAK_GAP bytes long and the gear hash cuts. Only the bytes that may
- * end a natural anchor (found 64 at a time) are looked at one by one; the
- * gear hash runs only over the far part of long segments (prose has a line
- * or clause end every few dozen bytes, so it rarely runs there at all). */
+ * end a natural anchor (found a block at a time) are looked at one by one;
+ * the gear hash runs only over the far part of long segments (prose has a
+ * line or clause end every few dozen bytes, so it rarely runs there at all). */
 static bool idle_scan(repfix_ctx *ctx, uint64_t end)
 {
     repeat_state *r = ctx->repeat;
     const unsigned char *b = (const unsigned char *)r->buf - r->base;
     uint64_t y = r->pos;
-    while (y < end) {
-        uint64_t blk = y, blk_end = (y | (CP_STEP - 1)) + 1;
+    while (y < end) { /* blocks end at each probe or checkpoint */
+        uint64_t blk = y, blk_end = (y | (PROBE_STEP - 1)) + 1;
         if (blk_end > end)
             blk_end = end;
         uint64_t nat = maybe_natural(b, r->base, blk, (unsigned)(blk_end - blk));
-        uint64_t stop = (y | (PROBE_STEP - 1)) + 1; /* the next probe or checkpoint */
-        if (stop > blk_end)
-            stop = blk_end;
-        for (;;) {
-            while (y < stop) {
-                uint64_t s = nat ? blk + top_bit(nat & (0 - nat)) : stop;
-                if (s > stop)
-                    s = stop;
-                /* plain bytes [y, s): gear cuts in segments of WEAK_GAP or more */
-                for (;;) {
-                    uint64_t from = r->anchor + WEAK_GAP - 1; /* cut x = from + 1 is WEAK_GAP on */
-                    if (from < y)
-                        from = y;
-                    uint64_t x = from < s ? gear_cut(r, from, s) : 0;
-                    if (!x)
-                        break;
-                    if (anchor_at(ctx, x)) {
-                        r->pos = x;
-                        return true;
-                    }
-                    y = x;
-                }
-                y = s;
-                if (y == stop)
+        while (y < blk_end) {
+            uint64_t s = nat ? blk + top_bit(nat & (0 - nat)) : blk_end;
+            /* plain bytes [y, s): gear cuts in segments of WEAK_GAP or more */
+            for (;;) {
+                uint64_t from = r->anchor + WEAK_GAP - 1; /* cut x = from + 1 is WEAK_GAP on */
+                if (from < y)
+                    from = y;
+                uint64_t x = from < s ? gear_cut(r, from, s) : 0;
+                if (!x)
                     break;
-                nat &= nat - 1;
-                unsigned char c = b[y];
-                uint64_t x = y + 1;
-                unsigned cls = anchor_class[c];
-                bool natural = cls && natural_anchor(r, y, cls);
-                bool cut = !natural && x - r->anchor >= WEAK_GAP && gear_cut(r, y, x);
-                y = x;
-                if (!natural && !cut)
-                    continue;
                 if (anchor_at(ctx, x)) {
                     r->pos = x;
                     return true;
                 }
-                if (c == '\n' && !r->quiet && checkpoint(ctx, x, true, true)) {
-                    r->pos = x;
-                    return true;
-                }
+                y = x;
             }
-            if (y % CP_STEP == 0) {
-                if (y - r->anchor >= FORCE_GAP && anchor_at(ctx, y)) {
-                    r->pos = y;
-                    return true;
-                }
-                if (!r->quiet && checkpoint(ctx, y, true, false)) {
-                    r->pos = y;
-                    return true;
-                }
-            } else if (y % PROBE_STEP == 0 && !r->quiet && probe(ctx, y)) {
+            y = s;
+            if (y == blk_end)
+                break;
+            nat &= nat - 1;
+            unsigned char c = b[y];
+            uint64_t x = y + 1;
+            unsigned cls = anchor_class[c];
+            bool natural = cls && natural_anchor(r, y, cls);
+            bool cut = !natural && x - r->anchor >= WEAK_GAP && gear_cut(r, y, x);
+            y = x;
+            if (!natural && !cut)
+                continue;
+            if (anchor_at(ctx, x)) {
+                r->pos = x;
+                return true;
+            }
+            if (c == '\n' && !r->quiet && checkpoint(ctx, x, true, true)) {
+                r->pos = x;
+                return true;
+            }
+        }
+        if (y % CP_STEP == 0) {
+            if (y - r->anchor >= FORCE_GAP && anchor_at(ctx, y)) {
                 r->pos = y;
                 return true;
             }
-            if (stop == blk_end)
-                break;
-            stop = blk_end;
+            if (!r->quiet && checkpoint(ctx, y, true, false)) {
+                r->pos = y;
+                return true;
+            }
+        } else if (y % PROBE_STEP == 0 && !r->quiet && probe(ctx, y)) {
+            r->pos = y;
+            return true;
         }
     }
     r->pos = y;
@@ -1111,13 +1108,6 @@ static void end_loop(repfix_ctx *ctx, uint64_t e)
     resume_idle(ctx, e);
 }
 
-/* A candidate that turned out not to be a loop: its held bytes were only
- * compared with the period before them, never searched for loops of their
- * own ("important!!!!..." held as copy 2 of a repeated line). They are
- * searched now by a fresh state over the same offsets [safe, hi); at the
- * end of input it applies the end-of-input rule. Without this a second
- * pass would remove more. `safe` is content-defined, so the region is the
- * same for any split of the input. */
 /* A candidate or loop of a rescan that is still open at the end of its
  * region and goes on in the bytes after it is taken over by the state the
  * rescan works for, with its copies, finding and held bytes, as if that
@@ -1145,7 +1135,14 @@ static void adopt(repeat_state *r, const repeat_state *in)
         r->safe = in->safe; /* a candidate's safe stays frozen until setup */
 }
 
-/* Returns true when the outer state took over a candidate or loop that
+/* A candidate that turned out not to be a loop: its held bytes were only
+ * compared with the period before them, never searched for loops of their
+ * own ("important!!!!..." held as copy 2 of a repeated line). They are
+ * searched now by a fresh state over the same offsets [safe, hi); at the
+ * end of input it applies the end-of-input rule. Without this a second
+ * pass would remove more. `safe` is content-defined, so the region is the
+ * same for any split of the input.
+ * Returns true when the outer state took over a candidate or loop that
  * goes on at hi (only when may_adopt: hi is where the outer candidate
  * diverged, so the byte there is known whatever the split). */
 static bool rescan(repfix_ctx *ctx, uint64_t hi, bool at_end, bool may_adopt)
