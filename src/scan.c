@@ -259,12 +259,8 @@ static int html_start(const char *p, size_t len, bool interrupts_para)
         return 0;
     char c = i + n < len ? p[i + n] : ' ';
     if (c == ' ' || c == '\t' || c == '>' || (c == '/' && i + n + 1 < len && p[i + n + 1] == '>')) {
-        char name[12]; /* the longest block tag has 10 letters */
-        for (size_t k = 0; k < n && n < sizeof name; k++)
-            name[k] = (char)(p[i + k] | (p[i + k] >= 'A' ? 0x20 : 0));
-        for (size_t k = 0; k < sizeof block_tags / sizeof *block_tags && n < sizeof name; k++)
-            if (block_tags[k][0] == name[0] && strlen(block_tags[k]) == n &&
-                memcmp(name, block_tags[k], n) == 0)
+        for (size_t k = 0; k < sizeof block_tags / sizeof *block_tags; k++)
+            if (strlen(block_tags[k]) == n && starts_ci(p + i, n, block_tags[k]))
                 return 6;
     }
     /* type 7: a complete tag alone on its line; cannot interrupt a paragraph */

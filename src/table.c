@@ -770,6 +770,15 @@ static inline void cell_runs(const char *p, const cell *c, uint32_t *l, uint32_t
     *rr = c->pipe ? run_cols(p, c->ce, c->end) : 0;
 }
 
+/* Is cell k padded PAD_RUN_MIN on both sides in a column that is not
+ * centered? That is how models stretch cells, not how people align them. */
+static bool stretched(const table_state *t, const char *p, const cell *c, size_t k)
+{
+    uint32_t l, rr;
+    cell_runs(p, c, &l, &rr);
+    return l >= PAD_RUN_MIN && rr >= PAD_RUN_MIN && !t->centered[k];
+}
+
 /* Does alignment explain the padding of cell k? In an aligned table a cell
  * no wider than its header cell (plus ALIGN_SLACK for hand-edited rows) is
  * aligned - unless padded PAD_RUN_MIN on both sides in a column that is not
@@ -777,11 +786,7 @@ static inline void cell_runs(const char *p, const cell *c, uint32_t *l, uint32_t
 static bool cell_justified(const table_state *t, const char *p, const row *r, const cell *c,
                            size_t k, size_t cstart)
 {
-    if (!t->aligned || k >= t->nref)
-        return false;
-    uint32_t l, rr;
-    cell_runs(p, c, &l, &rr);
-    if (l >= PAD_RUN_MIN && rr >= PAD_RUN_MIN && !t->centered[k])
+    if (!t->aligned || k >= t->nref || stretched(t, p, c, k))
         return false;
     uint32_t w = cell_width(p, r, c, k, cstart);
     return w != UINT32_MAX && w <= t->refw[k] + ALIGN_SLACK;
@@ -1076,11 +1081,9 @@ static bool header_aligned(repfix_ctx *ctx, const line_view *h, const lineinfo *
         const cell *c = &t->cells[k];
         t->centered[k] = c->ce - c->cs >= 2 && d->p[c->cs] == ':' && d->p[c->ce - 1] == ':';
         t->refw[k] = cell_width(d->p, &r, c, k, dli->cstart); /* until the header's below */
-        /* a delimiter cell stretched on both sides is no alignment either
-         * (cell_justified repairs it: the header must not stay) */
-        uint32_t l, rr;
-        cell_runs(d->p, c, &l, &rr);
-        if (l >= PAD_RUN_MIN && rr >= PAD_RUN_MIN && !t->centered[k])
+        /* a stretched delimiter cell is no alignment either (cell_justified
+         * repairs it: the header must not stay) */
+        if (stretched(t, d->p, c, k))
             return false;
     }
     if (!parse_row(ctx, t, h->p, h->len, hli->fn, MAX_COLS, &r) || r.stored != n)
@@ -1088,10 +1091,10 @@ static bool header_aligned(repfix_ctx *ctx, const line_view *h, const lineinfo *
     bool h_open = !r.trail_pipe;
     for (size_t k = 0; k < n; k++) {
         const cell *c = &t->cells[k];
-        uint32_t l, rr, w = cell_width(h->p, &r, c, k, hli->cstart), dw = t->refw[k];
-        cell_runs(h->p, c, &l, &rr);
+        uint32_t w = cell_width(h->p, &r, c, k, hli->cstart), dw = t->refw[k];
+        uint32_t l = run_cols(h->p, c->lpad, c->cs);
         if (w == UINT32_MAX || w > ALIGN_MAX || (!c->pipe && l >= PAD_RUN_MIN) ||
-            (l >= PAD_RUN_MIN && rr >= PAD_RUN_MIN && !t->centered[k]))
+            stretched(t, h->p, c, k))
             return false;
         if (ctx->unicode_padding && kind_on(ctx, K_PAD) && c->ce > c->cs) {
             uedges u = unicode_edges(h->p, c);
