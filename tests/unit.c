@@ -211,6 +211,39 @@ static void test_box_drawing_rows(void)
     t_result_free(&r);
 }
 
+static int has_bytes(const t_result *r, const char *s)
+{
+    size_t n = strlen(s);
+    for (size_t i = 0; i + n <= r->len; i++)
+        if (memcmp(r->out + i, s, n) == 0)
+            return 1;
+    return 0;
+}
+
+/* A short loop that goes on past the region a failed long candidate was
+ * rescanned over: one finding, whole copies dropped. The drop once began
+ * where the rescan had released to, mid-copy ("own o t useful"), and the
+ * run gave two findings keeping "own own". */
+static void test_loop_across_rescan_end(void)
+{
+    size_t n;
+    char *src = t_read_file("fuzz/regress/text/repeat-idempotence-phase-1", &n);
+    CHECK(src != NULL, "reproducer readable");
+    if (!src)
+        return;
+    for (long chunk = 0; chunk <= 1; chunk++) {
+        t_result r = t_run(src, n, t_defaults(), chunk, 0);
+        CHECK(has_bytes(&r, "ownership\nof your own t useful"), "one whole copy kept (chunk %ld)",
+              chunk);
+        size_t runs = 0;
+        for (size_t i = 0; i < r.nf; i++)
+            runs += r.f[i].kind == REPFIX_K_REPEAT && r.f[i].start >= 600 && r.f[i].start < 830;
+        CHECK(runs == 1, "one finding for the run, not %zu (chunk %ld)", runs, chunk);
+        t_result_free(&r);
+    }
+    free(src);
+}
+
 int main(void)
 {
     test_names();
@@ -222,5 +255,6 @@ int main(void)
     test_loop_line_number();
     test_many_blocks_in_one_feed();
     test_box_drawing_rows();
+    test_loop_across_rescan_end();
     return t_report();
 }
