@@ -57,7 +57,6 @@ typedef struct {
     int format, mode, keep, unicode_padding, stop_on_loop;
     unsigned kinds;
     int fields; /* JSONL: add a few --field paths */
-    int threads; /* REPFIX_P_THREADS; 0 = 1 */
 } fz_params;
 
 /* How one run splits input and output. */
@@ -148,8 +147,7 @@ static int fz_setup(repfix_ctx *ctx, const fz_params *p, int fresh)
         repfix_set_param(ctx, REPFIX_P_KEEP, p->keep) ||
         repfix_set_param(ctx, REPFIX_P_KINDS, (int)p->kinds) ||
         repfix_set_param(ctx, REPFIX_P_UNICODE_PADDING, p->unicode_padding) ||
-        repfix_set_param(ctx, REPFIX_P_STOP_ON_LOOP, p->stop_on_loop) ||
-        repfix_set_param(ctx, REPFIX_P_THREADS, p->threads ? p->threads : 1))
+        repfix_set_param(ctx, REPFIX_P_STOP_ON_LOOP, p->stop_on_loop))
         return -1;
     for (int i = 0; fresh && i < p->fields && i < 4; i++)
         if (repfix_add_field(ctx, fields[i]))
@@ -547,15 +545,12 @@ static int fz_check_params(const uint8_t *data, size_t size, const fz_params *p,
     if (p->format != REPFIX_FORMAT_TEXT && (rc = fz_json_value(data, size, &whole, p->format, e)))
         goto out;
 
-    /* the same on a reused context, split every way; the last random split
-     * with stage B on a second thread (text) */
+    /* the same on a reused context, split every way */
     for (int k = 0; k < 4 && rc == 0; k++) {
         fz_split sp = k == 0 ? FZ_WHOLE : k == 1 ? FZ_BYTES : FZ_RANDOM;
         if (sp == FZ_BYTES && size > 4096)
             continue;
-        fz_params kp = *p;
-        kp.threads = k == 3 ? 2 : 1;
-        if (repfix_ctx_reset(ctx) || fz_setup(ctx, &kp, 0)) {
+        if (repfix_ctx_reset(ctx) || fz_setup(ctx, p, 0)) {
             rc = fz_fail(e, "cannot reset a context");
             break;
         }
@@ -565,8 +560,7 @@ static int fz_check_params(const uint8_t *data, size_t size, const fz_params *p,
         else {
             char what[64];
             snprintf(what, sizeof what, "%s %s", fmt,
-                     k == 0 ? "reset context" : k == 1 ? "1-byte feeds"
-                     : k == 2 ? "random feeds" : "random feeds, two threads");
+                     k == 0 ? "reset context" : k == 1 ? "1-byte feeds" : "random feeds");
             rc = fz_same(&whole, &r, e, what);
         }
         fz_result_free(&r);
@@ -577,7 +571,6 @@ static int fz_check_params(const uint8_t *data, size_t size, const fz_params *p,
     /* flag mode: the input, and the same findings flagged */
     fz_params fp = *p;
     fp.mode = REPFIX_MODE_FLAG;
-    fp.threads = 2;
     if (repfix_ctx_reset(ctx) || fz_setup(ctx, &fp, 0)) {
         rc = fz_fail(e, "cannot reset a context");
         goto out;

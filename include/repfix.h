@@ -110,10 +110,7 @@ typedef enum {
     REPFIX_P_KINDS = 3,        /* bit set of REPFIX_KIND_BIT(kind); default all */
     REPFIX_P_KEEP = 4,         /* copies of a loop to keep, 1..1000; default 1 */
     REPFIX_P_STOP_ON_LOOP = 5, /* 1: stop with REPFIX_E_STOPPED once a loop is confirmed */
-    REPFIX_P_UNICODE_PADDING = 6, /* 1: also remove Unicode spaces padding table cells (changes the HTML) */
-    REPFIX_P_THREADS = 7       /* 1 (default) or 2: text streams run the loop detector on a
-                                  second thread the context starts; the same output and
-                                  findings, up to twice the speed on large inputs */
+    REPFIX_P_UNICODE_PADDING = 6 /* 1: also remove Unicode spaces padding table cells (changes the HTML) */
 } repfix_param;
 
 /* Only before the first repfix_process() of a stream (or after a reset). */

@@ -47,11 +47,6 @@ void finding_add(repfix_ctx *ctx, repfix_kind kind, uint64_t in_start, uint64_t 
 {
     if (ctx->error)
         return;
-    if (ctx->relay) {
-        relay_finding(ctx, kind, in_start, in_end, a_start, a_end, line, period, copies, count,
-                      group);
-        return;
-    }
     /* stage B scans lazily (repeat_flush): it must have seen every byte
      * stage A emitted before a finding of stage A joins the queue, as if
      * it ran after every line, so the order of findings stays the same */
@@ -109,31 +104,8 @@ void finding_add(repfix_ctx *ctx, repfix_kind kind, uint64_t in_start, uint64_t 
     resolve_now(ctx, pf);
 }
 
-void finding_amend(repfix_ctx *ctx, repfix_kind kind, uint32_t group, bool flag,
-                   int64_t count_delta)
-{
-    if (ctx->error)
-        return;
-    if (ctx->relay) {
-        relay_amend(ctx, kind, group, flag, count_delta);
-        return;
-    }
-    pending_finding *pf = group ? open_group(ctx, kind, group)
-                          : ctx->n_findings > ctx->first_finding ? &ctx->findings[ctx->n_findings - 1]
-                                                                  : NULL;
-    if (!pf)
-        return;
-    if (flag)
-        pf->f.action = REPFIX_ACTION_FLAGGED;
-    pf->f.count += (uint64_t)count_delta;
-}
-
 void finding_close_group(repfix_ctx *ctx, uint32_t group)
 {
-    if (ctx->relay) {
-        relay_close_group(ctx, group);
-        return;
-    }
     for (size_t i = ctx->first_finding; i < ctx->n_findings; i++)
         if (ctx->findings[i].group == group)
             ctx->findings[i].group = 0;
@@ -179,8 +151,6 @@ void findings_finish(repfix_ctx *ctx)
 
 int repfix_next_finding(repfix_ctx *ctx, repfix_finding *f)
 {
-    if (ctx && ctx->relay) /* the worker is idle between calls */
-        ctx = relay_b(ctx->relay);
     if (!ctx || ctx->first_finding >= ctx->n_findings)
         return 0;
     pending_finding *pf = &ctx->findings[ctx->first_finding];
@@ -201,10 +171,6 @@ void finding_add_copy(repfix_ctx *ctx, const repfix_finding *f, uint64_t a_start
 {
     if (ctx->error)
         return;
-    if (ctx->relay) {
-        relay_finding_copy(ctx, f, a_start, a_end);
-        return;
-    }
     /* finding_add makes the slot (and its growth) and resolves positions */
     char path[sizeof ctx->path];
     memcpy(path, ctx->path, sizeof path);

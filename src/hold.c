@@ -160,13 +160,8 @@ uint64_t amap_in(const repfix_ctx *ctx, uint64_t a)
     return m->in_off + (d < m->in_len ? d : m->in_len);
 }
 
-bool amap_record(repfix_ctx *ctx, uint64_t a_len, uint64_t in_off, uint64_t in_len)
-{
-    return amap_add(ctx, a_len, in_off, in_len);
-}
-
 /* Hands n stage A bytes, already in the address map, to stage B. */
-void stage_b_feed(repfix_ctx *ctx, const char *p, size_t n, block_kind block)
+static void stage_b_feed(repfix_ctx *ctx, const char *p, size_t n, block_kind block)
 {
     /* JSONL records skip stage B: repeated records are data, and loops in
      * their text fields are found by the nested text context (jsonl.c) */
@@ -176,33 +171,11 @@ void stage_b_feed(repfix_ctx *ctx, const char *p, size_t n, block_kind block)
         out_keep(ctx, p, n);
 }
 
-/* Stage A's two calls into stage B, or records of them for the worker. */
-static inline bool to_amap(repfix_ctx *ctx, uint64_t a_len, uint64_t in_off, uint64_t in_len)
-{
-    if (!ctx->relay)
-        return amap_add(ctx, a_len, in_off, in_len);
-    relay_mark(ctx, a_len, in_off, in_len);
-    return true;
-}
-
-static inline void to_stage_b(repfix_ctx *ctx, const char *p, size_t n, block_kind block)
-{
-    if (!ctx->relay)
-        stage_b_feed(ctx, p, n, block);
-    else
-        relay_bytes(ctx, p, n, block);
-}
-
 static inline void emit(repfix_ctx *ctx, const char *p, size_t n, uint64_t in_off,
                         uint64_t in_len, block_kind block)
 {
     if (ctx->error)
         return;
-    if (ctx->relay) { /* one record for the worker's stage_a_emit */
-        relay_emit(ctx, p, n, in_off, in_len, block);
-        ctx->a_off += n;
-        return;
-    }
     if ((n || in_len) && !amap_add(ctx, n, in_off, in_len)) {
         ctx_fail(ctx, REPFIX_E_NOMEM);
         return;
@@ -305,12 +278,12 @@ static NOINLINE void emit_edited(repfix_ctx *ctx, const line_view *lv, block_kin
     for (size_t i = 0; i <= ctx->n_edits && !ctx->error; i++) {
         const line_edit *e = i < ctx->n_edits ? &ctx->edits[i] : NULL;
         size_t same = (e ? e->start : total) - pos;
-        if (same && !to_amap(ctx, same, lv->in_off + pos, same))
+        if (same && !amap_add(ctx, same, lv->in_off + pos, same))
             ctx_fail(ctx, REPFIX_E_NOMEM);
         ctx->a_off += same;
         if (!e)
             break;
-        if (!to_amap(ctx, e->rep_len, lv->in_off + e->start, e->end - e->start))
+        if (!amap_add(ctx, e->rep_len, lv->in_off + e->start, e->end - e->start))
             ctx_fail(ctx, REPFIX_E_NOMEM);
         ctx->a_off += e->rep_len;
         pos = e->end;
@@ -318,7 +291,7 @@ static NOINLINE void emit_edited(repfix_ctx *ctx, const line_view *lv, block_kin
     ctx->n_edits = 0;
     ctx->edit_bytes.len = 0;
     if (!ctx->error && out->len)
-        to_stage_b(ctx, out->p, out->len, block);
+        stage_b_feed(ctx, out->p, out->len, block);
 }
 
 void line_emit(repfix_ctx *ctx, const line_view *lv, block_kind block)

@@ -111,7 +111,6 @@ typedef struct json_state json_state;
 typedef struct jsonl_state jsonl_state;
 typedef struct toolcall_state toolcall_state;
 typedef struct nearloop_state nearloop_state;
-typedef struct relay relay;
 struct cJSON;
 
 /* A finding waiting for its output offsets. */
@@ -131,7 +130,6 @@ struct repfix_ctx {
     int keep;
     bool stop_on_loop;
     bool unicode_padding;
-    int threads;         /* 2: stage B on a worker thread (text) */
     char **fields;       /* JSONL: extra string paths to clean */
     size_t n_fields;
 
@@ -184,7 +182,6 @@ struct repfix_ctx {
     char path[96];       /* JSON path of the string being processed */
     uint64_t off_base;   /* added to finding offsets (nested contexts) */
     repfix_ctx *nested;  /* text context reused for JSON string values (jsonstr.c) */
-    relay *relay;        /* set: stage B runs on relay_b's thread (relay.c) */
 };
 
 /* ---- core services (repfix.c, hold.c, findings.c) ------------------- */
@@ -199,10 +196,6 @@ static inline bool kind_on(const repfix_ctx *ctx, repfix_kind k)
 /* Stage A output: n bytes that replace input [in_off, in_off+in_len). */
 void stage_a_emit(repfix_ctx *ctx, const char *p, size_t n, uint64_t in_off,
                   uint64_t in_len, block_kind block);
-/* The two ways stage A's output reaches stage B: an address-map piece of
- * a_len bytes at a_off, and the bytes themselves. */
-bool amap_record(repfix_ctx *ctx, uint64_t a_len, uint64_t in_off, uint64_t in_len);
-void stage_b_feed(repfix_ctx *ctx, const char *p, size_t n, block_kind block);
 /* Input offset of stage A offset a (a within the repeat window). */
 uint64_t amap_in(const repfix_ctx *ctx, uint64_t a);
 uint64_t amap_nl_dropped(const repfix_ctx *ctx, uint64_t a);
@@ -221,11 +214,6 @@ void finding_add(repfix_ctx *ctx, repfix_kind kind, uint64_t in_start, uint64_t 
  * findings of a nested context, or a finding whose action the caller sets. */
 void finding_add_copy(repfix_ctx *ctx, const repfix_finding *f, uint64_t a_start,
                       uint64_t a_end);
-/* Amends the open finding of kind and group (group 0: the last one added):
- * flag marks it flagged (its bytes stay as they are), count_delta is added
- * to its count. No finding, no change. */
-void finding_amend(repfix_ctx *ctx, repfix_kind kind, uint32_t group, bool flag,
-                   int64_t count_delta);
 /* Closes group: its findings may be popped once resolved. */
 void finding_close_group(repfix_ctx *ctx, uint32_t group);
 /* Before stage B keeps or drops the next n bytes: resolves output offsets. */
@@ -357,28 +345,5 @@ void toolcall_record(repfix_ctx *ctx, const struct cJSON *record);
 bool toolcall_line(repfix_ctx *ctx, const line_view *lv);
 /* End of input (text): emit whatever is held. */
 void toolcall_flush(repfix_ctx *ctx);
-
-/* relay.c: stage B on a worker thread. The relay_* calls below stand for
- * the stage B calls stage A makes when ctx->relay is set: they write
- * records that the worker replays on relay_b's context. */
-relay *relay_new(const repfix_ctx *params); /* NULL: no memory or no thread */
-void relay_free(relay *rl);
-repfix_ctx *relay_b(relay *rl);
-void relay_post(relay *rl);    /* hands the records written so far to the worker */
-void relay_wait(relay *rl);    /* until the worker has replayed what was posted */
-void relay_discard(relay *rl); /* drops the records not posted */
-void relay_emit(repfix_ctx *ctx, const char *p, size_t n, uint64_t in_off, uint64_t in_len,
-                block_kind block);
-void relay_mark(repfix_ctx *ctx, uint64_t a_len, uint64_t in_off, uint64_t in_len);
-void relay_bytes(repfix_ctx *ctx, const char *p, size_t n, block_kind block);
-void relay_flush(repfix_ctx *ctx);
-void relay_finding(repfix_ctx *ctx, repfix_kind kind, uint64_t in_start, uint64_t in_end,
-                   uint64_t a_start, uint64_t a_end, uint64_t line, uint64_t period,
-                   uint64_t copies, uint64_t count, uint32_t group);
-void relay_finding_copy(repfix_ctx *ctx, const repfix_finding *f, uint64_t a_start,
-                        uint64_t a_end);
-void relay_amend(repfix_ctx *ctx, repfix_kind kind, uint32_t group, bool flag,
-                 int64_t count_delta);
-void relay_close_group(repfix_ctx *ctx, uint32_t group);
 
 #endif /* REPFIX_INTERNAL_H */

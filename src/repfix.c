@@ -17,9 +17,6 @@
 #include <string.h>
 
 #define FEED_SLICE (64u * 1024)
-#ifndef RELAY_SLICE
-#define RELAY_SLICE (64u * 1024)
-#endif
 
 repfix_status ctx_fail(repfix_ctx *ctx, repfix_status st)
 {
@@ -36,7 +33,6 @@ static void set_defaults(repfix_ctx *ctx)
     ctx->keep = 1;
     ctx->stop_on_loop = false;
     ctx->unicode_padding = false;
-    ctx->threads = 1;
 }
 
 repfix_ctx *repfix_ctx_new(void)
@@ -64,7 +60,6 @@ void repfix_ctx_free(repfix_ctx *ctx)
 {
     if (!ctx)
         return;
-    relay_free(ctx->relay);
     table_free(ctx->table);
     repeat_free(ctx->repeat);
     json_free(ctx->json);
@@ -90,8 +85,6 @@ repfix_status repfix_ctx_reset(repfix_ctx *ctx)
 {
     if (!ctx)
         return REPFIX_E_PARAM;
-    relay_free(ctx->relay); /* the next stream may have other parameters */
-    ctx->relay = NULL;
     ctx->started = ctx->ended = ctx->stopped = false;
     ctx->error = REPFIX_OK;
     ctx->in_off = 0;
@@ -155,11 +148,6 @@ repfix_status repfix_set_param(repfix_ctx *ctx, repfix_param param, int value)
     case REPFIX_P_UNICODE_PADDING:
         ctx->unicode_padding = value != 0;
         return REPFIX_OK;
-    case REPFIX_P_THREADS:
-        if (value < 1 || value > 2)
-            return REPFIX_E_PARAM;
-        ctx->threads = value;
-        return REPFIX_OK;
     }
     return REPFIX_E_PARAM;
 }
@@ -190,15 +178,9 @@ static void feed(repfix_ctx *ctx, const char *p, size_t n)
     case REPFIX_FORMAT_JSON: json_feed(ctx, p, n); break;
     case REPFIX_FORMAT_JSONL: jsonl_feed(ctx, p, n); break;
     }
-    /* whole lines out before this call returns */
-    if (ctx->relay)
-        relay_flush(ctx);
-    else
-        repeat_flush(ctx);
+    repeat_flush(ctx); /* whole lines out before this call returns */
 }
 
-/* End of input: stage A's end, then stage B's on b (ctx itself, or the
- * relay's context once the worker has replayed everything). */
 static void finish(repfix_ctx *ctx)
 {
     switch (ctx->format) {
@@ -206,16 +188,9 @@ static void finish(repfix_ctx *ctx)
     case REPFIX_FORMAT_JSON: json_end(ctx); break;
     case REPFIX_FORMAT_JSONL: jsonl_end(ctx); break;
     }
-    repfix_ctx *b = ctx;
-    if (ctx->relay) {
-        relay_flush(ctx); /* carries a stop stage A made at the end */
-        relay_post(ctx->relay);
-        relay_wait(ctx->relay);
-        b = relay_b(ctx->relay);
-    }
-    if (kind_on(b, REPFIX_K_REPEAT))
-        repeat_end(b);
-    findings_finish(b);
+    if (kind_on(ctx, REPFIX_K_REPEAT))
+        repeat_end(ctx);
+    findings_finish(ctx);
 }
 
 /* Copies queued output into the caller's buffer; true when the queue is empty. */
@@ -237,54 +212,6 @@ static bool drain(repfix_ctx *ctx, repfix_out *out)
     return false;
 }
 
-/* repfix_process with a relay: stage A of each slice runs while the worker
- * replays the slice before it; the worker is idle whenever this returns.
- * Output, findings, stops and errors live in b; a slice that one thread
- * would not have fed (stage B stopped or failed before it) is dropped and
- * its input not consumed. */
-static repfix_status process_relayed(repfix_ctx *ctx, repfix_out *out, repfix_in *in,
-                                     repfix_directive directive)
-{
-    repfix_ctx *b = relay_b(ctx->relay);
-    bool room = drain(b, out);
-    for (;;) {
-        size_t n = 0;
-        const char *p = (const char *)in->src + in->pos;
-        if (room && !ctx->stopped && !ctx->error && in->pos < in->size) {
-            n = in->size - in->pos < RELAY_SLICE ? in->size - in->pos : RELAY_SLICE;
-            feed(ctx, p, n);
-        }
-        relay_wait(ctx->relay);
-        if (b->stopped || b->error || ctx->error) {
-            relay_discard(ctx->relay);
-            n = 0;
-        }
-        room = drain(b, out);
-        if (n) {
-            if (ctx->mode == REPFIX_MODE_FLAG && !rbuf_append(&b->outq, p, n))
-                return ctx_fail(ctx, REPFIX_E_NOMEM);
-            in->pos += n;
-            ctx->in_off += n;
-            relay_post(ctx->relay);
-            continue;
-        }
-        if (!room)
-            break;
-        if (ctx->stopped || b->stopped)
-            return REPFIX_E_STOPPED;
-        if (ctx->error || b->error)
-            return ctx->error ? ctx->error : b->error;
-        if (in->pos == in->size && directive == REPFIX_END && !ctx->ended) {
-            finish(ctx);
-            ctx->ended = true;
-            room = drain(b, out);
-            continue;
-        }
-        break;
-    }
-    return ctx->error ? ctx->error : b->error;
-}
-
 repfix_status repfix_process(repfix_ctx *ctx, repfix_out *out, repfix_in *in,
                              repfix_directive directive)
 {
@@ -295,14 +222,7 @@ repfix_status repfix_process(repfix_ctx *ctx, repfix_out *out, repfix_in *in,
         return ctx->error;
     if (ctx->ended && in->pos < in->size)
         return REPFIX_E_STATE;
-    /* a text stream with loops to find may hand stage B to a worker; when
-     * no thread can be had it runs on one, with the same result */
-    if (!ctx->started && ctx->threads == 2 && ctx->format == REPFIX_FORMAT_TEXT &&
-        kind_on(ctx, REPFIX_K_REPEAT))
-        ctx->relay = relay_new(ctx);
     ctx->started = true;
-    if (ctx->relay)
-        return process_relayed(ctx, out, in, directive);
     for (;;) {
         if (!drain(ctx, out))
             break; /* caller's buffer is full */
@@ -336,13 +256,12 @@ size_t repfix_held(const repfix_ctx *ctx)
 {
     if (!ctx)
         return 0;
-    const repfix_ctx *b = ctx->relay ? relay_b(ctx->relay) : ctx;
-    size_t queued = b->outq.len - b->outq_pos;
+    size_t queued = ctx->outq.len - ctx->outq_pos;
     if (ctx->ended || ctx->mode == REPFIX_MODE_FLAG)
         return queued;
     /* consumed input not yet made final: a line, blank lines, a table
      * header, loop candidates, all as stage A or input bytes */
-    return queued + (size_t)(ctx->in_off - amap_in(b, b->a_final));
+    return queued + (size_t)(ctx->in_off - amap_in(ctx, ctx->a_final));
 }
 
 repfix_status repfix_fix_buffer(const void *src, size_t len, repfix_format format,

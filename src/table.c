@@ -694,6 +694,16 @@ static bool unicode_padded(const uedges *u)
 
 /* ---- findings ----------------------------------------------------------- */
 
+static pending_finding *group_finding(repfix_ctx *ctx, uint32_t group, repfix_kind kind)
+{
+    for (size_t i = ctx->n_findings; i > ctx->first_finding; i--) {
+        pending_finding *pf = &ctx->findings[i - 1];
+        if (pf->group == group && pf->f.kind == kind)
+            return pf;
+    }
+    return NULL;
+}
+
 /* Output position, within the current line, of line position x given the
  * edits added so far. */
 static uint64_t out_pos(const repfix_ctx *ctx, size_t x)
@@ -715,7 +725,12 @@ static void flag_at(repfix_ctx *ctx, repfix_kind kind, uint64_t in_a, uint64_t i
     if (!kind_on(ctx, kind) || ctx->error)
         return;
     finding_add(ctx, kind, in_a, in_b, oa, ob, line, 0, 0, count, group);
-    finding_amend(ctx, kind, group, true, 0);
+    if (ctx->error || ctx->n_findings == 0)
+        return;
+    pending_finding *pf =
+        group ? group_finding(ctx, group, kind) : &ctx->findings[ctx->n_findings - 1];
+    if (pf)
+        pf->f.action = REPFIX_ACTION_FLAGGED;
 }
 
 /* flag_at for line positions [a, b) of the line about to be emitted. */
@@ -988,10 +1003,11 @@ static void emit_row(repfix_ctx *ctx, const line_view *lv, const lineinfo *li, i
     for (size_t i = 0; i < ctx->n_edits; i++)
         pad_edits += ctx->edits[i].kind == K_PAD;
     line_emit(ctx, lv, BLOCK_TABLE);
-    if (pad_edits > pad_cells)
-        finding_amend(ctx, K_PAD, t->group, false, -(int64_t)(pad_edits - pad_cells));
-    if (truncate)
-        finding_amend(ctx, K_RUN, t->group, false, (int64_t)(r.n - t->ncols - 1));
+    pending_finding *pf;
+    if (pad_edits > pad_cells && (pf = group_finding(ctx, t->group, K_PAD)))
+        pf->f.count -= pad_edits - pad_cells;
+    if (truncate && (pf = group_finding(ctx, t->group, K_RUN)))
+        pf->f.count += r.n - t->ncols - 1;
 }
 
 /* ---- the line state machine --------------------------------------------- */

@@ -39,14 +39,6 @@ static void check_chunks(const char *name, const char *src, size_t len, t_params
     t_result r = t_run(src, len, p, 4093, 1 << 20);
     CHECK(t_same(whole, &r), "%s: 4093-byte chunks differ", name);
     t_result_free(&r);
-    /* stage B on a second thread: the same, whole and in pieces */
-    p.threads = 2;
-    r = t_run(src, len, p, 0, 0);
-    CHECK(t_same(whole, &r), "%s: two threads differ", name);
-    t_result_free(&r);
-    r = t_run(src, len, p, -3, 13);
-    CHECK(t_same(whole, &r), "%s: two threads, random chunks differ", name);
-    t_result_free(&r);
 }
 
 static void clean_file(const char *dir, const char *name)
@@ -137,109 +129,9 @@ static void each(const char *dir, const char *suffix, void (*fn)(const char *, c
     closedir(d);
 }
 
-/* ---- stage B on a second thread, over many slices ---------------------- */
-
-static char *big;
-static size_t big_len, big_cap;
-
-static void add_text(const char *dir, const char *name)
-{
-    if (format_of(name) != REPFIX_FORMAT_TEXT)
-        return;
-    char path[1100];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    size_t len;
-    char *src = t_read_file(path, &len);
-    if (!src)
-        return;
-    if (big_len + len + 1 > big_cap) {
-        big_cap = (big_len + len + 1) * 2;
-        big = realloc(big, big_cap);
-    }
-    memcpy(big + big_len, src, len);
-    big_len += len;
-    big[big_len++] = '\n';
-    free(src);
-}
-
-static t_result run_stop(const char *src, size_t len, int threads, long in_chunk)
-{
-    repfix_ctx *ctx = repfix_ctx_new();
-    if (ctx) {
-        repfix_set_param(ctx, REPFIX_P_STOP_ON_LOOP, 1);
-        repfix_set_param(ctx, REPFIX_P_THREADS, threads);
-    }
-    return t_run_ctx(ctx, src, len, in_chunk, 97, 0);
-}
-
-/* Every text corpus file in one stream, several times over (megabytes, so
- * one call spans many slices and the worker runs behind stage A): two
- * threads give what one gives, for any split and output buffer, in fix and
- * flag mode, and a stream stopped on a loop stops at the same output. */
-static void two_threads_big(void)
-{
-    each("corpora/clean", NULL, add_text);
-    each("corpora/defective", ".in", add_text);
-    size_t one = big_len;
-    while (big_len < (size_t)4 << 20 && one) {
-        if (big_len + one > big_cap) {
-            big_cap = (big_len + one) * 2;
-            big = realloc(big, big_cap);
-        }
-        memcpy(big + big_len, big, one);
-        big_len += one;
-    }
-    CHECK(big_len >= (size_t)4 << 20, "corpora too small for the two-thread test");
-    for (int mode = REPFIX_MODE_FIX; mode <= REPFIX_MODE_FLAG; mode++) {
-        t_params p = t_defaults();
-        p.mode = mode;
-        t_result ref = t_run(big, big_len, p, 0, 0);
-        CHECK(ref.st == REPFIX_OK && ref.nf > 0, "big stream (mode %d): %s, %zu findings", mode,
-              repfix_status_name(ref.st), ref.nf);
-        p.threads = 2;
-        static const struct { long in; size_t out; } splits[] = {
-            {0, 0}, {1 << 20, 0}, {-5, 1 << 16}, {3 << 20, 1000}, {200000, 7}};
-        for (size_t i = 0; i < sizeof splits / sizeof splits[0]; i++) {
-            t_result r = t_run(big, big_len, p, splits[i].in, splits[i].out);
-            CHECK(t_same(&ref, &r), "big stream (mode %d): two threads, chunks %ld, out %zu differ",
-                  mode, splits[i].in, splits[i].out);
-            t_result_free(&r);
-        }
-        t_result_free(&ref);
-    }
-    /* a loop after three copies of the clean corpora (copies too long to be
-     * a loop): both stop there, with the same output */
-    big_len = 0;
-    each("corpora/clean", NULL, add_text);
-    size_t clean = big_len, at = 3 * clean;
-    static const char loop[] = "The answer repeats itself now. ";
-    size_t n = at + 100 * (sizeof loop - 1);
-    char *src = malloc(n + at);
-    for (int k = 0; k < 3; k++)
-        memcpy(src + k * clean, big, clean);
-    for (size_t k = 0; k < 100; k++)
-        memcpy(src + at + k * (sizeof loop - 1), loop, sizeof loop - 1);
-    memcpy(src + n, src, at);
-    n += at;
-    t_result ref = run_stop(src, n, 1, 0);
-    CHECK(ref.st == REPFIX_E_STOPPED && ref.len >= at && ref.len < at + 1000,
-          "stop on loop: %s after %zu of %zu bytes", repfix_status_name(ref.st), ref.len, n);
-    for (long in = 0; in <= 1 << 20; in += 1 << 20) {
-        t_result r = run_stop(src, n, 2, in);
-        CHECK(r.st == REPFIX_E_STOPPED && r.len == ref.len && !memcmp(r.out, ref.out, r.len),
-              "stop on loop, two threads, chunks %ld: %s after %zu bytes (one thread: %zu)", in,
-              repfix_status_name(r.st), r.len, ref.len);
-        t_result_free(&r);
-    }
-    t_result_free(&ref);
-    free(src);
-    free(big);
-}
-
 int main(void)
 {
     each("corpora/clean", NULL, clean_file);
     each("corpora/defective", ".in", defective_file);
-    two_threads_big();
     return t_report();
 }

@@ -51,12 +51,11 @@ static inline void t_result_free(t_result *r)
 
 typedef struct {
     int format, mode, keep, kinds, unicode_padding;
-    int threads; /* REPFIX_P_THREADS */
 } t_params;
 
 static inline t_params t_defaults(void)
 {
-    t_params p = {REPFIX_FORMAT_TEXT, REPFIX_MODE_FIX, 1, (int)REPFIX_KINDS_ALL, 0, 1};
+    t_params p = {REPFIX_FORMAT_TEXT, REPFIX_MODE_FIX, 1, (int)REPFIX_KINDS_ALL, 0};
     return p;
 }
 
@@ -143,7 +142,6 @@ static inline t_result t_run(const char *src, size_t len, t_params p, long in_ch
         repfix_set_param(ctx, REPFIX_P_KEEP, p.keep);
         repfix_set_param(ctx, REPFIX_P_KINDS, p.kinds);
         repfix_set_param(ctx, REPFIX_P_UNICODE_PADDING, p.unicode_padding);
-        repfix_set_param(ctx, REPFIX_P_THREADS, p.threads);
     }
     return t_run_ctx(ctx, src, len, in_chunk, 97, out_chunk);
 }

@@ -17,7 +17,6 @@ typedef struct {
     cli_progress *meter; /* the running progress line, or NULL */
     int format; /* repfix_format, or -1 for auto */
     int keep, jobs;
-    int stream_threads;  /* REPFIX_P_THREADS: 2 when files go one at a time on >= 2 cores */
     uint32_t kinds;
     const char *report, *output;
     const char **files;

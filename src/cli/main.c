@@ -29,9 +29,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#ifndef IO_BLOCK
 #define IO_BLOCK (256u * 1024)
-#endif
 
 static pthread_mutex_t print_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -360,8 +358,6 @@ int cli_setup_ctx(repfix_ctx *ctx, const cli_opts *o, int format)
         st = repfix_set_param(ctx, REPFIX_P_STOP_ON_LOOP, o->stop_on_loop);
     if (!st)
         st = repfix_set_param(ctx, REPFIX_P_UNICODE_PADDING, o->unicode_padding);
-    if (!st && o->stream_threads > 1)
-        st = repfix_set_param(ctx, REPFIX_P_THREADS, o->stream_threads);
     for (size_t i = 0; !st && i < o->n_fields; i++)
         st = repfix_add_field(ctx, o->fields[i]);
     for (size_t i = 0; !st && i < o->n_patterns; i++) {
@@ -789,8 +785,6 @@ int main(int argc, char **argv)
         o.meter = cli_progress_start(o.n_files);
 
     bool parallel = o.jobs > 1 && o.n_files > 1 && (o.in_place || out_is_dir || o.check);
-    /* one stream at a time: its loop detector gets the second core */
-    o.stream_threads = !parallel && o.jobs > 1 ? 2 : 1;
     if (parallel) {
         pool pl = {&o, jobs, rcs, out_is_dir, 0, PTHREAD_MUTEX_INITIALIZER};
         size_t nt = (size_t)o.jobs < o.n_files ? (size_t)o.jobs : o.n_files;
