@@ -161,7 +161,8 @@ row() { # LABEL MODE WORD...   (MODE: stdin | pipe | batch)
     cmds+=("$*")
 }
 
-# measure I INPUT: one timed run of row I; sets m_secs, m_kib, m_rc.
+# measure I INPUT: one timed run of row I; sets m_secs, m_cpu (user + system
+# seconds of all its threads), m_kib, m_rc.
 measure() {
     local i=$1 input=$2 IFS=$US t0 t1 line
     local -a argv
@@ -171,23 +172,25 @@ measure() {
     case ${modes[$i]} in
     stdin)
         t0=$EPOCHREALTIME
-        "$TIME" -f '%M' -o "$tmp/rss" "${argv[@]}" < "$input" > /dev/null 2> "$tmp/err" || m_rc=$?
+        "$TIME" -f '%U %S %M' -o "$tmp/rss" "${argv[@]}" < "$input" > /dev/null 2> "$tmp/err" || m_rc=$?
         t1=$EPOCHREALTIME ;;
     pipe)
         t0=$EPOCHREALTIME
         # shellcheck disable=SC2002 # the pipe is the point of this row
-        cat "$input" | "$TIME" -f '%M' -o "$tmp/rss" "${argv[@]}" > /dev/null 2> "$tmp/err" || m_rc=$?
+        cat "$input" | "$TIME" -f '%U %S %M' -o "$tmp/rss" "${argv[@]}" > /dev/null 2> "$tmp/err" || m_rc=$?
         t1=$EPOCHREALTIME ;;
     batch)
         rm -rf "$tmp/batch-out"
         mkdir "$tmp/batch-out"
         t0=$EPOCHREALTIME
-        "$TIME" -f '%M' -o "$tmp/rss" "${argv[@]}" < /dev/null > /dev/null 2> "$tmp/err" || m_rc=$?
+        "$TIME" -f '%U %S %M' -o "$tmp/rss" "${argv[@]}" < /dev/null > /dev/null 2> "$tmp/err" || m_rc=$?
         t1=$EPOCHREALTIME
         rm -rf "$tmp/batch-out" ;;
     esac
     m_secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", b - a }')
     line=$(tail -n 1 "$tmp/rss" 2> /dev/null || true)
+    m_cpu=$(awk '{ printf "%.3f", $1 + $2 }' <<< "$line")
+    line=${line##* }
     case $line in '' | *[!0-9]*) m_kib=0 ;; *) m_kib=$line ;; esac
 }
 
@@ -217,6 +220,7 @@ run_group() {
     local -a failed peak
     for ((i = 0; i < n; i++)); do
         : > "$tmp/secs.$i"
+        : > "$tmp/cpu.$i"
         failed[i]=""
         peak[i]=0
     done
@@ -237,6 +241,7 @@ run_group() {
                 continue
             fi
             echo "$m_secs" >> "$tmp/secs.$i"
+            echo "$m_cpu" >> "$tmp/cpu.$i"
             [ "$m_kib" -le "${peak[i]}" ] || peak[i]=$m_kib
         done
     done
@@ -249,18 +254,19 @@ run_group() {
     local mb
     mb=$(awk -v b="$bytes" 'BEGIN { printf "%.0f", b / 1e6 }')
     for ((i = 0; i < n; i++)); do
-        local label=${labels[i]} cmd med lo hi ratio
+        local label=${labels[i]} cmd med lo hi ratio cpu
         # GFM needs \| for a pipe inside a table cell, even in a code span
         if [ "${modes[i]}" = pipe ]; then cmd="\`cat FILE \\| ${label}\`"; else cmd="\`${label}\`"; fi
         if [ -n "${failed[i]}" ]; then
-            table+=("| $group | $mb | $cmd | failed | ${failed[i]%%:*} | | |")
+            table+=("| $group | $mb | $cmd | failed | ${failed[i]%%:*} | | | |")
             result["$group/${modes[i]}/$label"]=failed
             continue
         fi
         read -r med lo hi <<< "$(stats "$bytes" "$tmp/secs.$i")"
         ratio=""
         [ -z "$refmed" ] || ratio=$(awk -v a="$med" -v b="$refmed" 'BEGIN { printf "%.2f×", a / b }')
-        table+=("| $group | $mb | $cmd | $(fmt "$med") | $(fmt "$lo")–$(fmt "$hi") | $ratio | $(mib "${peak[i]}") |")
+        cpu=$(sort -g "$tmp/cpu.$i" | awk '{ v[NR] = $1 } END { printf "%.2f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+        table+=("| $group | $mb | $cmd | $(fmt "$med") | $(fmt "$lo")–$(fmt "$hi") | $ratio | $cpu | $(mib "${peak[i]}") |")
         result["$group/${modes[i]}/$label"]="$med $lo $hi ${peak[i]}"
     done
     labels=() modes=() cmds=()
@@ -481,10 +487,11 @@ fi
     echo
     echo "MB/s is input bytes / 10^6 / wall seconds: median and min–max; \"vs ref\""
     echo "divides the median by the group's reference row (\`cat -s\`, \`cjson_rt\` for"
-    echo "jsonl, \`-j 1\` for batch); peak is the largest RSS of the timed process."
+    echo "jsonl, \`-j 1\` for batch); CPU s is the median user + system time of the"
+    echo "timed process (all its threads); peak is its largest RSS."
     echo
-    echo "| corpus | MB | command | MB/s | min–max | vs ref | peak MiB |"
-    echo "|---|---:|---|---:|---:|---:|---:|"
+    echo "| corpus | MB | command | MB/s | min–max | vs ref | CPU s | peak MiB |"
+    echo "|---|---:|---|---:|---:|---:|---:|---:|"
     printf '%s\n' "${table[@]}"
     if [ ${#outputs[@]} -gt 0 ]; then
         echo

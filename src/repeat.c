@@ -250,14 +250,19 @@ static uint64_t count_nl(const repeat_state *r, uint64_t lo, uint64_t hi)
     /* each match subtracts -1 from its byte lane; lanes are summed before
      * they can overflow */
     const __m128i nl = _mm_set1_epi8('\n'), zero = _mm_setzero_si128();
+#define NL_EQ(q) _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(q)), nl)
     while (i + 16 <= n) {
         __m128i acc = zero;
-        for (unsigned k = 0; k < 255 && i + 16 <= n; k++, i += 16)
-            acc = _mm_sub_epi8(acc, _mm_cmpeq_epi8(
-                _mm_loadu_si128((const __m128i *)(const void *)(p + i)), nl));
+        for (unsigned k = 0; k < 63 && i + 64 <= n; k++, i += 64) /* 4 a lane each */
+            acc = _mm_sub_epi8(_mm_sub_epi8(acc, _mm_add_epi8(NL_EQ(p + i), NL_EQ(p + i + 16))),
+                               _mm_add_epi8(NL_EQ(p + i + 32), NL_EQ(p + i + 48)));
+        if (i + 64 > n)
+            for (; i + 16 <= n; i += 16)
+                acc = _mm_sub_epi8(acc, NL_EQ(p + i));
         __m128i sums = _mm_sad_epu8(acc, zero);
         c += (uint64_t)_mm_cvtsi128_si32(sums) + (uint64_t)_mm_extract_epi16(sums, 4);
     }
+#undef NL_EQ
 #endif
     for (; i < n; i++)
         c += p[i] == '\n';
@@ -558,6 +563,26 @@ static unsigned top_bit(uint64_t m)
 #endif
 }
 
+/* How many bytes before `end` equal the bytes p before them, counting on
+ * from t (known to match) up to lim (lim + p <= end - base): a word at a
+ * time, the mismatch located in the first word that differs. */
+static inline uint64_t match_back(const unsigned char *b, uint64_t end, uint64_t p,
+                                  uint64_t t, uint64_t lim)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    for (; t + 8 <= lim; t += 8) {
+        uint64_t u, v;
+        memcpy(&u, b + end - t - 8, 8);
+        memcpy(&v, b + end - t - 8 - p, 8);
+        if (u != v) /* the highest byte is the one nearest to end */
+            return t + (63 - top_bit(u ^ v)) / 8;
+    }
+#endif
+    while (t < lim && b[end - 1 - t] == b[end - 1 - t - p])
+        t++;
+    return t;
+}
+
 /* The fingerprint of the segment [j, x): its length and its last 64 bytes
  * at most, as a sum of words times a constant per word (independent
  * multiplies, no chain), mixed once at the end. */
@@ -626,24 +651,22 @@ static bool anchor_at(repfix_ctx *ctx, uint64_t x)
     bool started = false;
     uint64_t pend = UINT64_MAX;
     if (!r->quiet && hit && age > 0 && age <= MAX_PERIOD && age + len <= x - r->base) {
-        uint64_t d = age;
-        uint64_t y = x;
-        while (y > j && B(r, y - 1) == B(r, y - 1 - d))
-            y--;
-        if (y == j) {
+        const unsigned char *b = (const unsigned char *)r->buf - r->base;
+        uint64_t d = age, t = match_back(b, x, d, 0, len); /* [x - t, x) matches */
+        if (t == len) {
             uint64_t floor = r->base + d;
             uint64_t stop = x > 4 * (uint64_t)MAX_PERIOD ? x - 4 * (uint64_t)MAX_PERIOD : 0;
             if (stop < floor)
                 stop = floor;
-            while (y > stop && B(r, y - 1) == B(r, y - 1 - d))
-                y--;
+            if (j > stop)
+                t = match_back(b, x, d, len, x - stop);
             /* a blank line or a short word seen again is no evidence yet,
              * but its bytes stay held until the next anchor tells */
-            if (x - y >= MIN_MATCH) {
-                start_candidate(ctx, d, y - d, x);
+            if (t >= MIN_MATCH) {
+                start_candidate(ctx, d, x - t - d, x);
                 started = true;
             } else {
-                pend = y;
+                pend = x - t;
             }
         }
     }
@@ -658,29 +681,35 @@ static bool anchor_at(repfix_ctx *ctx, uint64_t x)
 }
 
 /* The lags 1..64 worth comparing at checkpoint x, as bit 64 - p for lag p
- * (so ascending lags are descending bits): those where byte x-1 recurs p
- * bytes earlier, and unless exact byte x-2 too. A prefilter that only
- * drops lags the full comparison would reject, so checkpoints need not pay
- * 64 comparisons on text that does not repeat. Reads the 66 bytes before
- * x (FRONT_PAD at the start of the buffer). */
-static inline uint64_t lag_filter(const unsigned char *b, uint64_t x, bool exact)
+ * (so ascending lags are descending bits): those where the n (1..3) bytes
+ * before x recur p bytes earlier. A prefilter that only drops lags the full
+ * comparison would reject (or whose tail would not count), so checkpoints
+ * need not pay 64 comparisons on text that does not repeat. Reads the
+ * 64 + n bytes before x (FRONT_PAD at the start of the buffer). */
+static inline uint64_t lag_filter(const unsigned char *b, uint64_t x, unsigned n)
 {
 #ifdef __SSE2__
+#define LOAD(q) _mm_loadu_si128((const __m128i *)(const void *)(q))
     const unsigned char *p = b + x - 65; /* p[i] is the byte 64 - i before x - 1 */
-    __m128i c1 = _mm_set1_epi8((char)b[x - 1]), c2 = _mm_set1_epi8((char)b[x - 2]);
-    uint64_t m = 0;
-    for (unsigned k = 0; k < 64; k += 16) {
-        __m128i e = _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + k)), c1);
-        if (!exact)
-            e = _mm_and_si128(e, _mm_cmpeq_epi8(
-                _mm_loadu_si128((const __m128i *)(const void *)(p + k - 1)), c2));
-        m |= (uint64_t)(uint16_t)_mm_movemask_epi8(e) << k;
+    __m128i c = _mm_set1_epi8((char)b[x - 1]);
+    __m128i e0 = _mm_cmpeq_epi8(LOAD(p), c), e1 = _mm_cmpeq_epi8(LOAD(p + 16), c);
+    __m128i e2 = _mm_cmpeq_epi8(LOAD(p + 32), c), e3 = _mm_cmpeq_epi8(LOAD(p + 48), c);
+    for (unsigned i = 1; i < n; i++) {
+        c = _mm_set1_epi8((char)b[x - 1 - i]);
+        e0 = _mm_and_si128(e0, _mm_cmpeq_epi8(LOAD(p - i), c));
+        e1 = _mm_and_si128(e1, _mm_cmpeq_epi8(LOAD(p + 16 - i), c));
+        e2 = _mm_and_si128(e2, _mm_cmpeq_epi8(LOAD(p + 32 - i), c));
+        e3 = _mm_and_si128(e3, _mm_cmpeq_epi8(LOAD(p + 48 - i), c));
     }
-    return m;
+#undef LOAD
+    return (uint64_t)(uint16_t)_mm_movemask_epi8(e0) |
+           (uint64_t)(uint16_t)_mm_movemask_epi8(e1) << 16 |
+           (uint64_t)(uint16_t)_mm_movemask_epi8(e2) << 32 |
+           (uint64_t)(uint16_t)_mm_movemask_epi8(e3) << 48;
 #else
     (void)b;
     (void)x;
-    (void)exact;
+    (void)n;
     return UINT64_MAX;
 #endif
 }
@@ -689,26 +718,6 @@ static inline uint64_t lag_filter(const unsigned char *b, uint64_t x, bool exact
 static uint64_t lags_upto(uint64_t maxp)
 {
     return maxp == 0 ? 0 : maxp == 64 ? UINT64_MAX : ~(UINT64_MAX >> maxp);
-}
-
-/* How many bytes before `end` equal the bytes p before them, counting on
- * from t (known to match) up to lim (lim + p <= end - base): a word at a
- * time, the mismatch located in the first word that differs. */
-static uint64_t match_back(const unsigned char *b, uint64_t end, uint64_t p, uint64_t t,
-                           uint64_t lim)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    for (; t + 8 <= lim; t += 8) {
-        uint64_t u, v;
-        memcpy(&u, b + end - t - 8, 8);
-        memcpy(&v, b + end - t - 8 - p, 8);
-        if (u != v) /* the highest byte is the one nearest to end */
-            return t + (63 - top_bit(u ^ v)) / 8;
-    }
-#endif
-    while (t < lim && b[end - 1 - t] == b[end - 1 - t - p])
-        t++;
-    return t;
 }
 
 /* Starts a short-period candidate at x: the last t bytes before x match
@@ -737,7 +746,7 @@ static bool probe(repfix_ctx *ctx, uint64_t x)
     if (avail < 9)
         return false;
     uint64_t maxp = avail - 8 < SHORT_MAX ? avail - 8 : SHORT_MAX, last, w;
-    uint64_t lags = lag_filter(b, x, false) & lags_upto(maxp);
+    uint64_t lags = lag_filter(b, x, 2) & lags_upto(maxp);
     memcpy(&last, b + x - 8, 8);
     while (lags) {
         unsigned i = top_bit(lags);
@@ -778,13 +787,20 @@ static bool checkpoint(repfix_ctx *ctx, uint64_t x, bool may_start, bool exact)
         memcpy(&last, b + x - 4, 4);
     unsigned char last1 = b[x - 1];
     _Static_assert(SHORT_MAX == 64, "lag_filter covers 64 lags");
-    _Static_assert(FRONT_PAD >= SHORT_MAX + 2, "lag_filter may read before base");
+    _Static_assert(FRONT_PAD >= SHORT_MAX + 3, "lag_filter may read before base");
     /* bit 64 - p for each lag p <= maxp still to compare */
     uint64_t lags = lags_upto(maxp);
-    /* At a line end a 1-byte tail only matters after a blank line (below:
-     * a tail must start at a line start), so elsewhere 2 bytes must agree. */
-    if (lags)
-        lags &= lag_filter(b, x, exact && (avail < 2 || b[x - 2] == '\n'));
+    /* At a line end a tail of t bytes only counts when byte x - t - 1 is a
+     * line end (below): 1 byte after a blank line, 2 after a line of one
+     * byte, else 3 bytes must agree. Elsewhere 2 (a 4-byte compare follows). */
+    if (lags) {
+        unsigned n = 2;
+        if (exact && (avail < 4 || b[x - 2] == '\n'))
+            n = 1;
+        else if (exact && b[x - 3] != '\n')
+            n = 3;
+        lags &= lag_filter(b, x, n);
+    }
     while (lags) {
         unsigned i = top_bit(lags);
         lags &= ~(1ull << i);
@@ -909,8 +925,12 @@ static uint64_t gear_cut(repeat_state *r, uint64_t from, uint64_t lim)
     const uint64_t *gear = r->gear;
     uint64_t h = r->gh, y = from;
     if (r->gpos != from) {
+        uint64_t i = from > r->base + 15 ? from - 15 : r->base;
         h = 0;
-        for (uint64_t i = from > r->base + 15 ? from - 15 : r->base; i < from; i++)
+        for (; i + 4 <= from; i += 4) /* the steps below, 4 at once */
+            h = (h << 4) + (gear[b[i]] << 3) + (gear[b[i + 1]] << 2) + (gear[b[i + 2]] << 1) +
+                gear[b[i + 3]];
+        for (; i < from; i++)
             h = (h << 1) + gear[b[i]];
     }
     for (; y + 4 <= lim; y += 4) { /* cuts are rare: 4 bytes a step */
@@ -1227,8 +1247,20 @@ static bool track(repfix_ctx *ctx)
             y += n;
             continue;
         }
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        /* the mismatch lies in the n bytes: words up to it stay in BUF_PAD */
+        for (uint64_t u, v;; y += 8) {
+            memcpy(&u, b + y, 8);
+            memcpy(&v, b + y - p, 8);
+            if (u != v) { /* the lowest byte that differs */
+                y += top_bit((u ^ v) & (0 - (u ^ v))) / 8;
+                break;
+            }
+        }
+#else
         while (b[y] == b[y - p])
             y++;
+#endif
         break;
     }
     r->f = y;
