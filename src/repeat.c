@@ -583,9 +583,23 @@ static inline uint64_t match_back(const unsigned char *b, uint64_t end, uint64_t
     return t;
 }
 
+#if defined(__SSE2__) && defined(__x86_64__)
+/* Words 2k and 2k + 1 of segment_hash: the 16 bytes at q, those whose lane
+ * (16k..16k + 15) is n or more masked off, times their constants. */
+static inline uint64_t hash_piece(const unsigned char *q, const unsigned char *lane, __m128i nv,
+                                  const uint64_t *mul)
+{
+    __m128i keep = _mm_cmplt_epi8(_mm_loadu_si128((const __m128i *)(const void *)lane), nv);
+    __m128i v = _mm_and_si128(_mm_loadu_si128((const __m128i *)(const void *)q), keep);
+    return (uint64_t)_mm_cvtsi128_si64(v) * mul[0] +
+           (uint64_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(v, v)) * mul[1];
+}
+#endif
+
 /* The fingerprint of the segment [j, x): its length and its last 64 bytes
  * at most, as a sum of words times a constant per word (independent
- * multiplies, no chain), mixed once at the end. */
+ * multiplies, no chain), mixed once at the end. Word i holds the bytes
+ * [x - n + 8i, x - n + 8i + 8) that lie before x, the others zero. */
 static uint64_t segment_hash(const repeat_state *r, uint64_t j, uint64_t x)
 {
     static const uint64_t mul[8] = {
@@ -595,7 +609,26 @@ static uint64_t segment_hash(const repeat_state *r, uint64_t j, uint64_t x)
     };
     const unsigned char *b = (const unsigned char *)r->buf - r->base;
     uint64_t len = x - j, n = len < 64 ? len : 64, at = x - n;
-    uint64_t h = len * 0x2545F4914F6CDD1Dull, w;
+    uint64_t h = len * 0x2545F4914F6CDD1Dull;
+#if defined(__SSE2__) && defined(__x86_64__)
+    /* Segment lengths vary from anchor to anchor: a loop over the words
+     * mispredicts its exit, so all four 16-byte pieces are taken, the bytes
+     * from x on masked off. A piece that starts at or after x is loaded
+     * from x - 16 instead (readable: FRONT_PAD) and masked off whole; the
+     * others read at most 15 bytes past x (BUF_PAD). */
+    static const unsigned char lane[64] = {
+        0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15,
+        16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31,
+        32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47,
+        48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63,
+    };
+    const __m128i nv = _mm_set1_epi8((char)n);
+    h += hash_piece(0 < n ? b + at : b + x - 16, lane, nv, mul);
+    h += hash_piece(16 < n ? b + at + 16 : b + x - 16, lane + 16, nv, mul + 2);
+    h += hash_piece(32 < n ? b + at + 32 : b + x - 16, lane + 32, nv, mul + 4);
+    h += hash_piece(48 < n ? b + at + 48 : b + x - 16, lane + 48, nv, mul + 6);
+#else
+    uint64_t w;
     unsigned i = 0;
     for (; n >= 8; n -= 8, at += 8, i++) {
         memcpy(&w, b + at, 8);
@@ -610,6 +643,7 @@ static uint64_t segment_hash(const repeat_state *r, uint64_t j, uint64_t x)
 #endif
         h += w * mul[i];
     }
+#endif
     h ^= h >> 32;
     return h;
 }
@@ -624,9 +658,10 @@ static bool anchor_at(repfix_ctx *ctx, uint64_t x)
     size_t si = (size_t)(fp >> (64 - TABLE_BITS));
     uint32_t tag = (uint32_t)fp | 1, x32 = (uint32_t)x;
     anchor_set *set = &r->tab[si];
-    /* the way that holds tag, else the oldest one (positions are kept
-     * modulo 2^32: an age is x - pos; entries too old to matter only cost a
-     * failed comparison) */
+    /* the way that holds tag, else the oldest one, which makes room (an
+     * empty one is as old as the stream; positions are kept modulo 2^32: an
+     * age is x - pos; entries too old to matter only cost a failed
+     * comparison) */
     unsigned hit = 0;
 #ifdef __SSE2__
     _Static_assert(TABLE_WAYS == 4, "one 16-byte compare covers a set");
@@ -636,18 +671,17 @@ static bool anchor_at(repfix_ctx *ctx, uint64_t x)
     for (unsigned w = 0; w < TABLE_WAYS; w++)
         hit |= (unsigned)(set->tag[w] == tag) << w;
 #endif
-    unsigned way = 0;
-    uint32_t age = x32 - set->pos[0];
-    if (hit) {
-        way = top_bit(hit & (0u - hit));
-        age = x32 - set->pos[way];
-    } else { /* the oldest entry makes room (an empty one is as old as the stream) */
-        for (unsigned w = 1; w < TABLE_WAYS; w++)
-            if (x32 - set->pos[w] > age) {
-                age = x32 - set->pos[w];
-                way = w;
-            }
-    }
+    /* The oldest way, the first of equal ages, by a tournament of
+     * conditional moves: ages are data, branches on them mispredict. */
+    uint32_t a0 = x32 - set->pos[0], a1 = x32 - set->pos[1];
+    uint32_t a2 = x32 - set->pos[2], a3 = x32 - set->pos[3];
+    unsigned w01 = a1 > a0 ? 1 : 0, w23 = a3 > a2 ? 3 : 2;
+    uint32_t m01 = a1 > a0 ? a1 : a0, m23 = a3 > a2 ? a3 : a2;
+    unsigned later = 0u - (unsigned)(m23 > m01); /* a mask: GCC branched on "?:" */
+    unsigned oldest = (w23 & later) | (w01 & ~later);
+    static const uint8_t first_way[16] = {0, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0};
+    unsigned way = hit ? first_way[hit] : oldest;
+    uint32_t age = x32 - set->pos[way];
     bool started = false;
     uint64_t pend = UINT64_MAX;
     if (!r->quiet && hit && age > 0 && age <= MAX_PERIOD && age + len <= x - r->base) {
@@ -681,7 +715,7 @@ static bool anchor_at(repfix_ctx *ctx, uint64_t x)
 }
 
 /* The lags 1..64 worth comparing at checkpoint x, as bit 64 - p for lag p
- * (so ascending lags are descending bits): those where the n (1..3) bytes
+ * (so ascending lags are descending bits): those where the n (1..4) bytes
  * before x recur p bytes earlier. A prefilter that only drops lags the full
  * comparison would reject (or whose tail would not count), so checkpoints
  * need not pay 64 comparisons on text that does not repeat. Reads the
@@ -690,17 +724,21 @@ static inline uint64_t lag_filter(const unsigned char *b, uint64_t x, unsigned n
 {
 #ifdef __SSE2__
 #define LOAD(q) _mm_loadu_si128((const __m128i *)(const void *)(q))
+/* the byte splat from a 32-bit register: _mm_set1_epi8 of a char let the
+ * compiler store the byte and reload it as 4 (a failed store forward) */
+#define SPLAT(v) _mm_set1_epi32((int)(0x01010101u * (v)))
     const unsigned char *p = b + x - 65; /* p[i] is the byte 64 - i before x - 1 */
-    __m128i c = _mm_set1_epi8((char)b[x - 1]);
+    __m128i c = SPLAT(b[x - 1]);
     __m128i e0 = _mm_cmpeq_epi8(LOAD(p), c), e1 = _mm_cmpeq_epi8(LOAD(p + 16), c);
     __m128i e2 = _mm_cmpeq_epi8(LOAD(p + 32), c), e3 = _mm_cmpeq_epi8(LOAD(p + 48), c);
     for (unsigned i = 1; i < n; i++) {
-        c = _mm_set1_epi8((char)b[x - 1 - i]);
+        c = SPLAT(b[x - 1 - i]);
         e0 = _mm_and_si128(e0, _mm_cmpeq_epi8(LOAD(p - i), c));
         e1 = _mm_and_si128(e1, _mm_cmpeq_epi8(LOAD(p + 16 - i), c));
         e2 = _mm_and_si128(e2, _mm_cmpeq_epi8(LOAD(p + 32 - i), c));
         e3 = _mm_and_si128(e3, _mm_cmpeq_epi8(LOAD(p + 48 - i), c));
     }
+#undef SPLAT
 #undef LOAD
     return (uint64_t)(uint16_t)_mm_movemask_epi8(e0) |
            (uint64_t)(uint16_t)_mm_movemask_epi8(e1) << 16 |
@@ -773,47 +811,34 @@ static bool checkpoint(repfix_ctx *ctx, uint64_t x, bool may_start, bool exact)
     repeat_state *r = ctx->repeat;
     const unsigned char *b = (const unsigned char *)r->buf - r->base;
     uint64_t avail = x - r->base, tail = 0, best = 0, best_t = 0;
-    uint64_t maxp = avail > SHORT_MAX ? SHORT_MAX : (avail ? avail - 1 : 0);
     /* At a line end every tail is measured, so a finished line goes out
-     * whole; elsewhere only tails of 4 bytes or more (a 4-byte compare per
-     * lag) and the last 3 bytes stay held. */
+     * whole; elsewhere only tails of 4 bytes or more and the last 3 bytes
+     * stay held. Lags go up to avail - k: the k bytes the filter compares
+     * lie in the buffer. */
     uint64_t k = exact ? 1 : 4;
-    if (maxp + k > avail)
-        maxp = avail > k ? avail - k : 0;
-    if (maxp && !exact)
-        tail = 3;
-    uint32_t last = 0;
-    if (!exact && maxp)
-        memcpy(&last, b + x - 4, 4);
-    unsigned char last1 = b[x - 1];
+    uint64_t maxp = avail <= k ? 0 : avail - k < SHORT_MAX ? avail - k : SHORT_MAX;
     _Static_assert(SHORT_MAX == 64, "lag_filter covers 64 lags");
-    _Static_assert(FRONT_PAD >= SHORT_MAX + 3, "lag_filter may read before base");
+    _Static_assert(FRONT_PAD >= SHORT_MAX + 4, "lag_filter may read before base");
     /* bit 64 - p for each lag p <= maxp still to compare */
-    uint64_t lags = lags_upto(maxp);
-    /* At a line end a tail of t bytes only counts when byte x - t - 1 is a
-     * line end (below): 1 byte after a blank line, 2 after a line of one
-     * byte, else 3 bytes must agree. Elsewhere 2 (a 4-byte compare follows). */
-    if (lags) {
-        unsigned n = 2;
-        if (exact && (avail < 4 || b[x - 2] == '\n'))
-            n = 1;
-        else if (exact && b[x - 3] != '\n')
-            n = 3;
-        lags &= lag_filter(b, x, n);
+    uint64_t lags = 0;
+    if (maxp) {
+        /* The filter keeps exactly the lags whose tail can matter. At a line
+         * end a tail of t bytes only counts when byte x - t - 1 is a line
+         * end (below): 1 byte after a blank line, 2 after a line of one
+         * byte, else 3 bytes must agree. Elsewhere the 4 bytes measured. */
+        unsigned n = 4;
+        if (exact) { /* without branches: which one is taken is data */
+            unsigned l2 = (unsigned)(b[x - 2] != '\n') & (unsigned)(avail >= 4);
+            n = 1 + l2 + (l2 & (unsigned)(b[x - 3] != '\n'));
+        }
+        lags = lag_filter(b, x, n) & lags_upto(maxp);
+        if (!exact)
+            tail = 3;
     }
-    while (lags) {
+    while (lags) { /* the k bytes before x agree at each lag (filter) */
         unsigned i = top_bit(lags);
         lags &= ~(1ull << i);
         uint64_t p = 64 - i;
-        if (exact) {
-            if (b[x - 1 - p] != last1)
-                continue;
-        } else {
-            uint32_t w;
-            memcpy(&w, b + x - 4 - p, 4);
-            if (w != last)
-                continue;
-        }
         uint64_t lim = avail - p < SHORT_TAIL_CAP ? avail - p : SHORT_TAIL_CAP;
         uint64_t t = match_back(b, x, p, k, lim);
         if (t > tail)
@@ -831,7 +856,7 @@ static bool checkpoint(repfix_ctx *ctx, uint64_t x, bool may_start, bool exact)
      * no removable copy: its period holds a line end, and such copies start
      * at line starts. Release the line whole ("Intro.\n" then "Step 1.\n"
      * share ".\n": no reason to hold the second line end). */
-    if (exact && tail && tail < x - r->base && b[x - tail - 1] != '\n')
+    if (exact && tail && tail < avail && b[x - tail - 1] != '\n')
         tail = 0;
     uint64_t s = x - tail;
     if (s > r->anchor)
@@ -994,6 +1019,14 @@ static bool idle_scan(repfix_ctx *ctx, uint64_t end)
             nat &= nat - 1;
             unsigned char c = b[y];
             uint64_t x = y + 1;
+            if (c == '\n') { /* always an anchor, and a checkpoint: one test */
+                y = x;
+                if (anchor_at(ctx, x) || (!r->quiet && checkpoint(ctx, x, true, true))) {
+                    r->pos = x;
+                    return true;
+                }
+                continue;
+            }
             unsigned cls = anchor_class[c];
             bool natural = cls && natural_anchor(r, y, cls);
             bool cut = !natural && x - r->anchor >= WEAK_GAP && gear_cut(r, y, x);
@@ -1001,10 +1034,6 @@ static bool idle_scan(repfix_ctx *ctx, uint64_t end)
             if (!natural && !cut)
                 continue;
             if (anchor_at(ctx, x)) {
-                r->pos = x;
-                return true;
-            }
-            if (c == '\n' && !r->quiet && checkpoint(ctx, x, true, true)) {
                 r->pos = x;
                 return true;
             }
