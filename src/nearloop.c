@@ -1,7 +1,8 @@
 /*
  * nearloop.c - near-duplicate loops of lines: `repeat` for copies that
- * differ only in counters, numbering, punctuation, spacing or ASCII case
- * ("Step 4: Verify the result." / "Step 5: Verify the result." / ...).
+ * hold a counter and differ only in it, numbering, punctuation, spacing or
+ * ASCII case ("Step 4: Verify the result." / "Step 5: Verify the result."
+ * / ...).
  *
  * The loop detector of stage B (repeat.c) finds exact loops only. This one
  * sits at the front of stage A: scan_line offers it every complete line
@@ -31,7 +32,11 @@
  *  - copy 2 differs from copy 1 byte for byte, and at least half of all
  *    pairs of neighbouring copies differ (exact loops are repeat.c's: a run
  *    of exact copies is never held here and passes through to stage B);
- *  - a copy has >= 8 letters;
+ *  - a copy has >= 8 letters and an ASCII digit (a counter: a model's
+ *    near-duplicate loops count; copies that differ only in punctuation or
+ *    case are left alone, so removing an exact loop before them, which
+ *    brings a line with a digit closer, cannot make them a loop on a second
+ *    pass: the idle path below keeps references only near a digit);
  *  - never part of a run: over-long lines (fragments, > NL_LINE_MAX bytes),
  *    lines with a '|' (table rows), lines starting with '<' (HTML), link
  *    reference and footnote definitions ("[1]: http://..."), lines starting
@@ -101,6 +106,7 @@ typedef struct {
     uint64_t key;        /* a cheap function of the normalized form */
     uint64_t nh;         /* normalized hash, once has_nh */
     uint32_t letters;
+    bool digit;          /* the line has an ASCII digit */
     bool has_nh;
     bool done;           /* emitted or dropped; kept as the reference copy */
 } nl_line;
@@ -619,12 +625,14 @@ static int front(repfix_ctx *ctx, nearloop_state *s)
                 continue;
             return -1; /* copy 2 is not complete yet */
         }
+        bool digit = false;
         for (size_t k = 0; k < p; k++) {
             differs = differs || !same_bytes(s, f - p + k, f + k);
             letters += s->ln[f - p + k].letters;
+            digit = digit || s->ln[f - p + k].digit;
         }
-        if (!differs || letters < NL_MIN_LETTERS)
-            break; /* exact copies (stage B's) or no words: not here */
+        if (!differs || letters < NL_MIN_LETTERS || !digit)
+            break; /* exact copies (stage B's), no words or no counter: not here */
         s->state = NL_RUN;
         s->p = p;
         s->r0 = f - p;
@@ -742,7 +750,7 @@ static bool take_line(repfix_ctx *ctx, nearloop_state *s, const line_view *lv, b
         return true;
     }
     s->ln[s->n] = (nl_line){s->q.len - total, lv->len, lv->eol, lv->in_off, lv->line,
-                            m.key, 0, m.letters, false, false};
+                            m.key, 0, m.letters, m.digits > 0, false, false};
     if (idle && lv->eol != 0 && no_match(s, s->n)) {
         /* the fast path: released (scanned by the caller) and kept as a
          * reference, as front() would do */
