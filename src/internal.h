@@ -83,6 +83,8 @@ typedef struct {
     bool prev_para;      /* previous line continues a paragraph (lazy lines) */
     bool in_list;        /* a list item is open (4-space indent is not code) */
     bool in_fragment;    /* the last line was a fragment: the next piece continues it */
+    uint8_t soft;        /* the pending line: SOFT_UNDECIDED, SOFT_YES or SOFT_NO (scan.c) */
+    size_t soft_pos;     /* bytes of the pending line searched for a soft cut */
     block_kind frag_block; /* block of the fragmented line */
     uint64_t crfree_lo, crfree_hi; /* input offsets [lo, hi) hold no '\r' (table.c) */
 } scan_state;
@@ -253,6 +255,9 @@ void newline_free(newline_state *nl);
 void whitespace_line(repfix_ctx *ctx, const line_view *lv);
 void escape_line(repfix_ctx *ctx, const line_view *lv);
 
+/* Long prose lines go on in pieces of about this many bytes (scan.c). */
+#define SOFT_FRAGMENT 1024u
+
 /* table.c: returns true when it took the line (held or emitted it). */
 table_state *table_new(void);
 void table_free(table_state *t);
@@ -263,6 +268,8 @@ void table_flush(repfix_ctx *ctx);
 /* An over-long line (its first fragment lv) starts: ends the table, flags
  * it when it continues one, pauses detection until the next blank line. */
 void table_fragment(repfix_ctx *ctx, const line_view *lv);
+/* A table is open: the next line is a row, with pipes or without. */
+bool table_open(const repfix_ctx *ctx);
 
 /* repeat.c: stage B. */
 repeat_state *repeat_new(void);
@@ -345,5 +352,8 @@ void toolcall_record(repfix_ctx *ctx, const struct cJSON *record);
 bool toolcall_line(repfix_ctx *ctx, const line_view *lv);
 /* End of input (text): emit whatever is held. */
 void toolcall_flush(repfix_ctx *ctx);
+/* No call block is open or continues, and the line p[0..len) does not
+ * start one. */
+bool toolcall_idle(const repfix_ctx *ctx, const char *p, size_t len);
 
 #endif /* REPFIX_INTERNAL_H */

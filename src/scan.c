@@ -5,7 +5,20 @@
  * Input is split at '\n' (a preceding '\r' belongs to the line ending, so
  * CRLF stays CRLF). A line longer than LINE_MAX_HOLD is handed on in
  * fragments of exactly LINE_MAX_HOLD bytes, so memory is bounded and the
- * fragment points do not depend on how the input was split. Each line is
+ * fragment points do not depend on how the input was split.
+ *
+ * A long prose line goes on sooner, in pieces of a little over
+ * SOFT_FRAGMENT bytes, so a model's paragraph that loops without a line
+ * break reaches the loop detector (and the reader, and --stop-on-loop)
+ * after a kilobyte, not at its end. Only a line that cannot be anything
+ * but paragraph text is cut: it starts with a letter (so it is no
+ * delimiter row either), outside code, HTML, a table or a tool call, and
+ * its first SOFT_FRAGMENT bytes hold no '|' or '`'. A cut lies inside a word (between two ASCII letters, or before a
+ * letter of a multi-byte script), never within 6 bytes after a backslash
+ * and never after a backtick, so no run a line detector repairs (white
+ * space, escapes, code spans) straddles it; pieces are fragments (tables
+ * around the line are left alone, as for an over-long line). The cuts
+ * depend on the line's bytes only, not on how they arrive. Each line is
  * classified with the block structure of CommonMark/GFM that matters for
  * repairs (spec 0.29, section 4): fenced code (4.5), indented code (4.4),
  * raw HTML blocks (4.6, types 1-7), tables (table.c), and prose, which is
@@ -295,6 +308,11 @@ static void fragment_line(repfix_ctx *ctx, const line_view *lv)
 {
     scan_state *s = &ctx->scan;
     if (!s->in_fragment) {
+        if (!(first_class(lv->p, lv->len) & FB_BLOCK)) { /* as a paragraph line */
+            s->prev_indented = false;
+            if (s->prev_blank)
+                s->in_list = false;
+        }
         flush_blanks(ctx, s->fence_char || s->html_end);
         table_fragment(ctx, lv);
         s->frag_block = s->fence_char ? BLOCK_CODE : s->html_end ? BLOCK_HTML : BLOCK_PROSE;
@@ -469,6 +487,64 @@ static void note_crfree(scan_state *s, uint64_t base, const char *p, size_t n)
     s->crfree_hi = base + (cr ? (size_t)(cr - p) : n);
 }
 
+enum { SOFT_UNDECIDED = 0, SOFT_YES, SOFT_NO };
+
+static bool is_letter(unsigned char c) { return (unsigned char)((c | 0x20) - 'a') < 26; }
+
+/* May the pending line p[0..SOFT_FRAGMENT) be cut into pieces? */
+static bool soft_line(repfix_ctx *ctx, const char *p)
+{
+    const scan_state *s = &ctx->scan;
+    unsigned char c = (unsigned char)p[0];
+    return (is_letter(c) || c >= 0xC3) && !s->fence_char && !s->html_end && !s->in_fragment &&
+           !memchr(p, '|', SOFT_FRAGMENT) && !memchr(p, '`', SOFT_FRAGMENT) &&
+           !table_open(ctx) && toolcall_idle(ctx, p, SOFT_FRAGMENT);
+}
+
+/* A cut before p[i]: inside a word, and not within an escape sequence. */
+static bool cut_at(const char *p, size_t i)
+{
+    unsigned char a = (unsigned char)p[i - 1], b = (unsigned char)p[i];
+    bool word = (is_letter(a) && is_letter(b)) ||
+                (a >= 0x80 && a < 0xC0 && ((b >= 0xC3 && b < 0xE0) || (b >= 0xE4 && b < 0xEA)));
+    return word && !memchr(p + i - 6, '\\', 6);
+}
+
+/* Cuts pieces off the front of the pending line while it is a soft line
+ * with a cut at SOFT_FRAGMENT bytes or more into the piece. The search
+ * goes on where it stopped (soft_pos), so bytes arriving one at a time
+ * cost no rescans; a backtick ends the cutting for the rest of the line. */
+static void soft_cuts(repfix_ctx *ctx)
+{
+    scan_state *s = &ctx->scan;
+    _Static_assert(SOFT_FRAGMENT >= 6, "cut_at reads 6 bytes back");
+    while (s->soft != SOFT_NO && ctx->line.len > SOFT_FRAGMENT && !ctx->error) {
+        const char *p = ctx->line.p;
+        size_t len = ctx->line.len, i = s->soft_pos, cut = 0;
+        if (s->soft == SOFT_UNDECIDED) {
+            s->soft = soft_line(ctx, p) ? SOFT_YES : SOFT_NO;
+            i = SOFT_FRAGMENT;
+        }
+        for (; s->soft == SOFT_YES && i < len; i++) {
+            if (p[i - 1] == '`')
+                s->soft = SOFT_NO;
+            else if (i >= SOFT_FRAGMENT && cut_at(p, i)) {
+                cut = i;
+                break;
+            }
+        }
+        s->soft_pos = i;
+        if (!cut)
+            return;
+        line_view lv = {p, cut, 0, ctx->line_in, ctx->line_no, true};
+        scan_line(ctx, &lv);
+        ctx->line_in += cut;
+        memmove(ctx->line.p, p + cut, len - cut);
+        ctx->line.len = len - cut;
+        s->soft_pos = 1; /* the next piece is searched from its start */
+    }
+}
+
 void scan_feed(repfix_ctx *ctx, const char *p, size_t n)
 {
     note_crfree(&ctx->scan, ctx->line_in + ctx->line.len, p, n);
@@ -476,31 +552,36 @@ void scan_feed(repfix_ctx *ctx, const char *p, size_t n)
         const char *nl = memchr(p, '\n', n);
         size_t seg = nl ? (size_t)(nl - p) + 1 : n;
         size_t content = nl ? seg - 1 : seg;
-        size_t room = LINE_MAX_HOLD - ctx->line.len;
-        if (content > room) {
-            if (!rbuf_append(&ctx->line, p, room)) {
-                ctx_fail(ctx, REPFIX_E_NOMEM);
-                return;
-            }
-            fragment(ctx);
-            p += room;
-            n -= room;
+        if (nl && ctx->line.len == 0 && content <= SOFT_FRAGMENT) {
+            complete_line(ctx, p, seg); /* the common case: no copy */
+            p += seg;
+            n -= seg;
             continue;
         }
-        if (nl && ctx->line.len == 0) {
-            complete_line(ctx, p, seg); /* the common case: no copy */
-        } else {
-            if (!rbuf_append(&ctx->line, p, seg)) {
-                ctx_fail(ctx, REPFIX_E_NOMEM);
-                return;
-            }
-            if (nl) {
-                complete_line(ctx, ctx->line.p, ctx->line.len);
-                ctx->line.len = 0;
-            }
+        /* a line that is long or arrives in pieces: held, cut (softly as
+         * its bytes come, hard at LINE_MAX_HOLD) */
+        size_t room = LINE_MAX_HOLD - ctx->line.len;
+        size_t take = content > room ? room : seg;
+        if (!rbuf_append(&ctx->line, p, take)) {
+            ctx_fail(ctx, REPFIX_E_NOMEM);
+            return;
         }
-        p += seg;
-        n -= seg;
+        p += take;
+        n -= take;
+        soft_cuts(ctx);
+        if (take < seg) {
+            if (ctx->line.len == LINE_MAX_HOLD) {
+                fragment(ctx);
+                ctx->scan.soft = SOFT_NO; /* an over-long line goes on hard */
+            }
+            continue;
+        }
+        if (nl) {
+            complete_line(ctx, ctx->line.p, ctx->line.len);
+            ctx->line.len = 0;
+            ctx->scan.soft = SOFT_UNDECIDED;
+            ctx->scan.soft_pos = 0;
+        }
     }
 }
 

@@ -1444,6 +1444,11 @@ void table_flush(repfix_ctx *ctx)
     t->tainted = false;
 }
 
+bool table_open(const repfix_ctx *ctx)
+{
+    return ctx->table->in_table;
+}
+
 void table_fragment(repfix_ctx *ctx, const line_view *lv)
 {
     table_state *t = ctx->table;

@@ -2241,6 +2241,13 @@ static bool block_line(repfix_ctx *ctx, toolcall_state *t, const line_view *lv)
     return true;
 }
 
+bool toolcall_idle(const repfix_ctx *ctx, const char *p, size_t len)
+{
+    const toolcall_state *t = ctx->toolcall;
+    size_t at;
+    return !t->open && !t->group && marker_at(t, p, len, &at) < 0;
+}
+
 bool toolcall_line(repfix_ctx *ctx, const line_view *lv)
 {
     toolcall_state *t = ctx->toolcall;

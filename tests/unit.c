@@ -244,6 +244,110 @@ static void test_loop_across_rescan_end(void)
     free(src);
 }
 
+
+/* A paragraph that loops without a line break reaches the loop detector
+ * after about SOFT_FRAGMENT bytes, not at its end: fed as a model streams
+ * it, it is written out and --stop-on-loop stops it within 2 KiB. A long
+ * line that does not loop goes out in pieces too, and comes out whole. */
+static void test_paragraph_streams(void)
+{
+    static const char intro[] = "Intro.\n", copy[] = "Loop forever and ever, this sentence. ";
+    repfix_ctx *ctx = repfix_ctx_new();
+    repfix_set_param(ctx, REPFIX_P_STOP_ON_LOOP, 1);
+    char out[65536];
+    size_t fed = 0, written = 0;
+    repfix_status st = REPFIX_OK;
+    for (int i = 0; i < 1000 && st == REPFIX_OK; i++) {
+        const char *p = i ? copy : intro;
+        repfix_in in = {p, strlen(p), 0};
+        repfix_out o = {out, sizeof out, 0};
+        st = repfix_process(ctx, &o, &in, REPFIX_CONTINUE);
+        fed += in.pos;
+        written += o.pos;
+    }
+    CHECK(st == REPFIX_E_STOPPED && fed < 2048,
+          "looping paragraph: %s after %zu bytes (expected a stop within 2 KiB)",
+          repfix_status_name(st), fed);
+    CHECK(written == strlen(intro) + strlen(copy) - 1, "looping paragraph: %zu bytes written",
+          written);
+    repfix_ctx_free(ctx);
+
+    /* words without a loop, 64 KiB in one line, fed 100 bytes at a time */
+    size_t n = 65536;
+    char *src = malloc(n + 1), *all = malloc(n + 64);
+    unsigned long x = 88172645463325252UL;
+    for (size_t i = 0; i < n; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        src[i] = (x % 6 == 0 && i && src[i - 1] != ' ') ? ' ' : (char)('a' + (x >> 8) % 26);
+    }
+    src[n] = '\n';
+    ctx = repfix_ctx_new();
+    written = 0;
+    size_t at_half = 0;
+    for (size_t pos = 0; pos <= n; pos += 100) {
+        size_t k = n + 1 - pos < 100 ? n + 1 - pos : 100;
+        repfix_in in = {src + pos, k, 0};
+        repfix_out o = {all + written, n + 64 - written, 0};
+        repfix_process(ctx, &o, &in, pos + k == n + 1 ? REPFIX_END : REPFIX_CONTINUE);
+        written += o.pos;
+        if (pos < n / 2)
+            at_half = written;
+    }
+    CHECK(at_half + 2048 >= n / 2, "long line: %zu of %zu bytes out at half",
+          at_half, n / 2);
+    CHECK(written == n + 1 && !memcmp(all, src, n + 1), "long line: output differs");
+    repfix_ctx_free(ctx);
+    free(src);
+    free(all);
+}
+
+/* Pieces of a long line are cut inside words only, never in a code span
+ * or an escape sequence: what the line detectors repair in a long line is
+ * what they repair in a short one, for any split. */
+static void test_soft_cuts_keep_runs(void)
+{
+    char words[2100]; /* words that do not repeat */
+    size_t w = 0;
+    unsigned long x = 88172645463325252UL;
+    while (w < 2050) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        words[w] = (w % 7 == 6) ? ' ' : (char)('a' + (x >> 8) % 26);
+        w++;
+    }
+    static const char *tails[] = {
+        "`code                                        span` and more text here\n",
+        "escaped \\n\\n\\n\\n\\n\\n and more text here\n",
+        "spaced                                        out and more text here\n",
+        "数据库连接池的配置数据库连接池的配置                                        建议先检查 more text\n",
+    };
+    for (size_t k = 0; k < sizeof tails / sizeof *tails; k++) {
+        /* the tail starts just before the first cut point (1024), or
+         * just before the second one (a cut at 1024 or a little later in
+         * the words, then 1024 more) */
+        for (size_t lead = 0; lead < 64; lead++) {
+            char line[4096];
+            size_t n = lead < 32 ? 1030 - lead : 2060 - lead;
+            memcpy(line, words, n);
+            memcpy(line + n, tails[k], strlen(tails[k]));
+            n += strlen(tails[k]);
+            /* the same tail after a short line */
+            char shortl[512];
+            size_t sn = (size_t)snprintf(shortl, sizeof shortl, "lorem ipsum %s", tails[k]);
+            t_params p = t_defaults();
+            t_result a = t_run(line, n, p, 0, 0), b = t_run(shortl, sn, p, 0, 0);
+            size_t head = n - strlen(tails[k]); /* the words, left as they are */
+            CHECK(a.len >= head && b.len >= 12 && a.len - head == b.len - 12 &&
+                      !memcmp(a.out, line, head) && !memcmp(a.out + head, b.out + 12, b.len - 12),
+                  "tail %zu lead %zu: long line repaired unlike a short one", k, lead);
+            t_result c = t_run(line, n, p, 1, 1);
+            CHECK(t_same(&a, &c), "tail %zu lead %zu: 1-byte feeds differ", k, lead);
+            t_result_free(&a);
+            t_result_free(&b);
+            t_result_free(&c);
+        }
+    }
+}
+
 int main(void)
 {
     test_names();
@@ -256,5 +360,7 @@ int main(void)
     test_many_blocks_in_one_feed();
     test_box_drawing_rows();
     test_loop_across_rescan_end();
+    test_paragraph_streams();
+    test_soft_cuts_keep_runs();
     return t_report();
 }
