@@ -266,8 +266,10 @@ bool table_line(repfix_ctx *ctx, const line_view *lv);
 /* The block context ended (end of input, fence, ...): emit held lines. */
 void table_flush(repfix_ctx *ctx);
 /* An over-long line (its first fragment lv) starts: ends the table, flags
- * it when it continues one, pauses detection until the next blank line. */
-void table_fragment(repfix_ctx *ctx, const line_view *lv);
+ * it when it continues one, pauses detection until the next blank line.
+ * With prose (a paragraph line scan.c cuts into pieces) only if the next
+ * line could be a delimiter row, which would make this line a header. */
+void table_fragment(repfix_ctx *ctx, const line_view *lv, bool prose);
 /* A table is open: the next line is a row, with pipes or without. */
 bool table_open(const repfix_ctx *ctx);
 

@@ -16,9 +16,10 @@
  * its first SOFT_FRAGMENT bytes hold no '|' or '`'. A cut lies inside a word (between two ASCII letters, or before a
  * letter of a multi-byte script), never within 6 bytes after a backslash
  * and never after a backtick, so no run a line detector repairs (white
- * space, escapes, code spans) straddles it; pieces are fragments (tables
- * around the line are left alone, as for an over-long line). The cuts
- * depend on the line's bytes only, not on how they arrive. Each line is
+ * space, escapes, code spans) straddles it; pieces are fragments (a table
+ * right after the line is left alone only if the line could be its header,
+ * table_fragment). The cuts depend on the line's bytes only, not on how
+ * they arrive. Each line is
  * classified with the block structure of CommonMark/GFM that matters for
  * repairs (spec 0.29, section 4): fenced code (4.5), indented code (4.4),
  * raw HTML blocks (4.6, types 1-7), tables (table.c), and prose, which is
@@ -37,6 +38,9 @@
 #include "internal.h"
 
 #include <string.h>
+
+/* scan_state.soft: may the pending line be cut into pieces? */
+enum { SOFT_UNDECIDED = 0, SOFT_YES, SOFT_NO };
 
 /* First-byte classes: most lines start with a letter, which rules out
  * everything but a paragraph line at once. */
@@ -314,7 +318,7 @@ static void fragment_line(repfix_ctx *ctx, const line_view *lv)
                 s->in_list = false;
         }
         flush_blanks(ctx, s->fence_char || s->html_end);
-        table_fragment(ctx, lv);
+        table_fragment(ctx, lv, s->soft == SOFT_YES);
         s->frag_block = s->fence_char ? BLOCK_CODE : s->html_end ? BLOCK_HTML : BLOCK_PROSE;
         s->prev_blank = false;
         s->prev_para = s->frag_block == BLOCK_PROSE;
@@ -486,8 +490,6 @@ static void note_crfree(scan_state *s, uint64_t base, const char *p, size_t n)
         s->crfree_lo = base;
     s->crfree_hi = base + (cr ? (size_t)(cr - p) : n);
 }
-
-enum { SOFT_UNDECIDED = 0, SOFT_YES, SOFT_NO };
 
 static bool is_letter(unsigned char c) { return (unsigned char)((c | 0x20) - 'a') < 26; }
 

@@ -126,6 +126,7 @@ struct table_state {
     bool para_open;
     uint32_t para_qd; /* quote depth of the open paragraph */
     bool tainted;
+    bool frag_pending; /* a paragraph line went on in pieces: is the next line a delimiter row? */
     bool cr_seen;     /* a bare CR: cmark's lines are not ours any more */
     bool rec_valid;
     uint32_t rec_qd, rec_w;
@@ -161,7 +162,7 @@ void table_free(table_state *t)
 void table_reset(table_state *t)
 {
     t->holding = t->para_open = t->tainted = t->rec_valid = t->cr_seen = false;
-    t->in_table = t->passive = t->aligned = t->list = false;
+    t->in_table = t->passive = t->aligned = t->list = t->frag_pending = false;
     t->held.len = 0;
     t->next_group = 0;
     t->nref = 0;
@@ -1376,6 +1377,24 @@ static bool bullet_line(repfix_ctx *ctx, const line_view *lv)
 
 static bool any_line(repfix_ctx *ctx, const line_view *lv);
 
+/* Could the line be a delimiter row (after indentation and quote markers,
+ * only '-', ':', '|' and blanks, with a '-')? A superset: when unsure, yes. */
+static bool delimiter_like(const line_view *lv)
+{
+    size_t i = 0;
+    bool dash = false;
+    while (i < lv->len && (lv->p[i] == ' ' || lv->p[i] == '\t' || lv->p[i] == '>'))
+        i++;
+    for (; i < lv->len; i++) {
+        char c = lv->p[i];
+        if (c == '-')
+            dash = true;
+        else if (c != ':' && c != '|' && !is_spacechar(c))
+            return false;
+    }
+    return dash;
+}
+
 bool table_line(repfix_ctx *ctx, const line_view *lv)
 {
     table_state *t = ctx->table;
@@ -1389,6 +1408,11 @@ bool table_line(repfix_ctx *ctx, const line_view *lv)
          * more in this stream. */
         table_flush(ctx);
         t->cr_seen = true;
+    }
+    if (t->frag_pending) {
+        t->frag_pending = false;
+        if (delimiter_like(lv))
+            t->tainted = true; /* until the next blank line, as after an over-long line */
     }
     if (t->tainted || t->cr_seen)
         return false;
@@ -1449,9 +1473,19 @@ bool table_open(const repfix_ctx *ctx)
     return ctx->table->in_table;
 }
 
-void table_fragment(repfix_ctx *ctx, const line_view *lv)
+void table_fragment(repfix_ctx *ctx, const line_view *lv, bool prose)
 {
     table_state *t = ctx->table;
+    if (prose) {
+        /* a paragraph line cut into pieces (scan.c): it is no delimiter row
+         * and no table is open, so what is held goes out and the paragraph
+         * goes on; only if the next line is a delimiter row could this line
+         * be a header we did not hold (table_line then stops detecting) */
+        release_held(ctx);
+        t->para_open = true;
+        t->frag_pending = true;
+        return;
+    }
     if (table_kinds(ctx) && !t->tainted && !t->cr_seen && (t->holding || t->in_table)) {
         bool delim = t->holding;
         lineinfo li = line_info(lv->p, lv->len);
