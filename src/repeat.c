@@ -828,8 +828,11 @@ static bool checkpoint(repfix_ctx *ctx, uint64_t x, bool may_start, bool exact)
          * byte, else 3 bytes must agree. Elsewhere the 4 bytes measured. */
         unsigned n = 4;
         if (exact) { /* without branches: which one is taken is data */
+            /* avail >= 2 here; byte x - 3 only counts when avail >= 4, and
+             * is read at x - 2 before that (x - 3 may not exist) */
+            uint64_t x3 = avail >= 3 ? x - 3 : x - 2;
             unsigned l2 = (unsigned)(b[x - 2] != '\n') & (unsigned)(avail >= 4);
-            n = 1 + l2 + (l2 & (unsigned)(b[x - 3] != '\n'));
+            n = 1 + l2 + (l2 & (unsigned)(b[x3] != '\n'));
         }
         lags = lag_filter(b, x, n) & lags_upto(maxp);
         if (!exact)
