@@ -13,17 +13,19 @@
  * after a kilobyte, not at its end. Only a line that cannot be anything
  * but paragraph text is cut: it starts with a letter (so it is no
  * delimiter row either), outside code, HTML, a table or a tool call, and
- * its first SOFT_FRAGMENT bytes hold no '|' or '`'. A cut lies inside a word (between two ASCII letters, or before a
- * letter of a multi-byte script), never within 6 bytes after a backslash
- * and never after a backtick, so no run a line detector repairs (white
- * space, escapes, code spans) straddles it; pieces are fragments (a table
- * right after the line is left alone only if the line could be its header,
- * table_fragment). The cuts depend on the line's bytes only, not on how
- * they arrive. Each line is
- * classified with the block structure of CommonMark/GFM that matters for
- * repairs (spec 0.29, section 4): fenced code (4.5), indented code (4.4),
- * raw HTML blocks (4.6, types 1-7), tables (table.c), and prose, which is
- * everything else (paragraphs, headings, lists, block quotes). Code and HTML
+ * its first SOFT_FRAGMENT bytes hold no '|' or '`'. A cut lies inside a
+ * word (between two ASCII letters, or before a letter of a multi-byte
+ * script), never within 6 bytes after a backslash and never after a
+ * backtick, so no run a line detector repairs (white space, escapes, code
+ * spans) straddles it; pieces are fragments (a table right after the line
+ * is left alone only if the line could be its header, table_fragment).
+ * The cuts depend on the line's bytes only, not on how they arrive.
+ *
+ * Each line is classified with the block structure of CommonMark/GFM that
+ * matters for repairs (spec 0.29, section 4): fenced code (4.5), indented
+ * code (4.4), raw HTML blocks (4.6, types 1-7), tables (table.c), and
+ * prose, which is everything else (paragraphs, headings, lists, block
+ * quotes). Code and HTML
  * lines are never edited: inside <pre> every byte renders; only runaway
  * blank-line runs in them are repaired (newline.c).
  *
@@ -593,6 +595,8 @@ void scan_end(repfix_ctx *ctx)
         complete_line(ctx, ctx->line.p, ctx->line.len);
         ctx->line.len = 0;
     }
+    ctx->scan.soft = SOFT_UNDECIDED;
+    ctx->scan.soft_pos = 0;
     if (kind_on(ctx, REPFIX_K_REPEAT))
         nearloop_end(ctx);
     if (kind_on(ctx, REPFIX_K_TOOLCALL_REPEAT))
