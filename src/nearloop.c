@@ -37,7 +37,9 @@
  *    case are left alone, so removing an exact loop before them, which
  *    brings a line with a digit closer, cannot make them a loop on a second
  *    pass: the idle path below keeps references only near a digit);
- *  - never part of a run: over-long lines (fragments, > NL_LINE_MAX bytes),
+ *  - never part of a run: lines that come in pieces (paragraph lines of
+ *    more than SOFT_FRAGMENT bytes, any line of more than LINE_MAX_HOLD:
+ *    scan.c) and lines of more than NL_LINE_MAX bytes,
  *    lines with a '|' (table rows), lines starting with '<' (HTML), link
  *    reference and footnote definitions ("[1]: http://..."), lines starting
  *    with a date, time or number list ("2024-06-11T09:14", "14:02:12",
