@@ -517,14 +517,16 @@ static bool cut_at(const char *p, size_t i)
 /* Cuts pieces off the front of the pending line while it is a soft line
  * with a cut at SOFT_FRAGMENT bytes or more into the piece. The search
  * goes on where it stopped (soft_pos), so bytes arriving one at a time
- * cost no rescans; a backtick ends the cutting for the rest of the line. */
+ * cost no rescans; a backtick ends the cutting for the rest of the line.
+ * The rest moves to the front of the buffer once, after the last cut. */
 static void soft_cuts(repfix_ctx *ctx)
 {
     scan_state *s = &ctx->scan;
+    size_t start = 0; /* bytes of ctx->line handed on */
     _Static_assert(SOFT_FRAGMENT >= 6, "cut_at reads 6 bytes back");
-    while (s->soft != SOFT_NO && ctx->line.len > SOFT_FRAGMENT && !ctx->error) {
-        const char *p = ctx->line.p;
-        size_t len = ctx->line.len, i = s->soft_pos, cut = 0;
+    while (s->soft != SOFT_NO && ctx->line.len - start > SOFT_FRAGMENT && !ctx->error) {
+        const char *p = ctx->line.p + start;
+        size_t len = ctx->line.len - start, i = s->soft_pos, cut = 0;
         if (s->soft == SOFT_UNDECIDED) {
             s->soft = soft_line(ctx, p) ? SOFT_YES : SOFT_NO;
             i = SOFT_FRAGMENT;
@@ -539,13 +541,16 @@ static void soft_cuts(repfix_ctx *ctx)
         }
         s->soft_pos = i;
         if (!cut)
-            return;
+            break;
         line_view lv = {p, cut, 0, ctx->line_in, ctx->line_no, true};
         scan_line(ctx, &lv);
         ctx->line_in += cut;
-        memmove(ctx->line.p, p + cut, len - cut);
-        ctx->line.len = len - cut;
+        start += cut;
         s->soft_pos = 1; /* the next piece is searched from its start */
+    }
+    if (start) {
+        memmove(ctx->line.p, ctx->line.p + start, ctx->line.len - start);
+        ctx->line.len -= start;
     }
 }
 
