@@ -1465,7 +1465,7 @@ void table_flush(repfix_ctx *ctx)
     release_held(ctx);
     end_table(ctx);
     t->para_open = false;
-    t->tainted = false;
+    t->tainted = t->frag_pending = false;
 }
 
 bool table_open(const repfix_ctx *ctx)
