@@ -290,13 +290,18 @@ void json_end(repfix_ctx *ctx);
 
 /* ---- JSON strings (jsonstr.c) ---- */
 /* Body between the quotes -> value bytes appended to out (UTF-8; a lone
- * surrogate \uD800-\uDFFF as WTF-8, ED A0 80 style). False on an invalid
- * escape or a raw control character (the caller then leaves the string
- * untouched), or out of memory - never when out has n bytes reserved. */
-bool json_unescape(const char *p, size_t n, rbuf *out);
+ * surrogate \uD800-\uDFFF as WTF-8, ED A0 80 style, and *lone_seen set
+ * unless NULL). False on an invalid escape or a raw control character (the
+ * caller then leaves the string untouched), or out of memory - never when
+ * out has n bytes reserved. */
+bool json_unescape(const char *p, size_t n, rbuf *out, bool *lone_seen);
 /* Appends s as a string body: '"', '\\', controls (\n \t \r \b \f, others
- * \u00xx) and WTF-8 surrogates escaped, all other bytes raw. False: no memory. */
-bool json_escape(const char *s, size_t n, rbuf *out);
+ * \u00xx) escaped, WTF-8 surrogates escaped when `surrogates` (they were
+ * lone surrogate escapes in the input) and else kept raw (they were raw
+ * bytes: an escape would change them, and cJSON rejects a lone surrogate
+ * escape), all other bytes raw. A string that held both is written with
+ * all of them escaped. False: no memory. */
+bool json_escape(const char *s, size_t n, bool surrogates, rbuf *out);
 /* The code unit of the 4 hex digits at p, or -1. */
 long json_hex4(const char *p);
 /* UTF-8 (WTF-8 for a surrogate) of code point cp into o; bytes written (<= 4). */

@@ -129,6 +129,7 @@ struct json_state {
     size_t hi_start, hi_end; /* last complete high-surrogate escape in sbuf */
     bool hi_valid;
     bool streaming;      /* the value outgrew STR_HOLD: cleaned in pieces */
+    bool str_lone;       /* the string so far has a lone surrogate escape */
     rbuf sbuf;           /* held body bytes of a string value */
     uint64_t sbuf_in;    /* input offset of sbuf.p[0] */
     uint64_t str_line;
@@ -524,7 +525,7 @@ static size_t raw_of(json_state *j, const char *raw, size_t n, size_t d, bool ce
 }
 
 /* Bytes json_escape writes for s[0..n). */
-static size_t esc_len(const char *s, size_t n)
+static size_t esc_len(const char *s, size_t n, bool surrogates)
 {
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
@@ -533,7 +534,7 @@ static size_t esc_len(const char *s, size_t n)
             k += 2;
         else if (c < 0x20)
             k += 6;
-        else if (c == 0xED && i + 2 < n && ((unsigned char)s[i + 1] & 0xE0) == 0xA0 &&
+        else if (surrogates && c == 0xED && i + 2 < n && ((unsigned char)s[i + 1] & 0xE0) == 0xA0 &&
                  ((unsigned char)s[i + 2] & 0xC0) == 0x80) {
             k += 6;
             i += 2;
@@ -660,7 +661,7 @@ static bool splice(repfix_ctx *ctx, json_state *j, size_t cut)
         if (!rbuf_append(o, raw + pr, sp[k].rs - pr))
             goto nomem;
         sp[k].bs = o->len;
-        if (!json_escape(j->clean.p + sp[k].cs, sp[k].ce - sp[k].cs, o))
+        if (!json_escape(j->clean.p + sp[k].cs, sp[k].ce - sp[k].cs, j->str_lone, o))
             goto nomem;
         sp[k].be = o->len;
         pr = sp[k].re;
@@ -683,7 +684,7 @@ static size_t body_pos(json_state *j, size_t c, size_t cut)
         if (c < sp[k].cs)
             break;
         if (c <= sp[k].ce)
-            return sp[k].bs + esc_len(j->clean.p + sp[k].cs, c - sp[k].cs);
+            return sp[k].bs + esc_len(j->clean.p + sp[k].cs, c - sp[k].cs, j->str_lone);
         pd = sp[k].de;
         pc = sp[k].ce;
         pr = sp[k].re;
@@ -746,7 +747,7 @@ static uint64_t ck_map(const uint64_t *from, const uint64_t *to, unsigned n, uin
 static void emit_clean(repfix_ctx *ctx, json_state *j, uint64_t in, uint64_t len)
 {
     j->esc_out.len = 0;
-    if (!json_escape(j->clean.p, j->clean.len, &j->esc_out)) {
+    if (!json_escape(j->clean.p, j->clean.len, j->str_lone, &j->esc_out)) {
         ctx_fail(ctx, REPFIX_E_NOMEM);
         return;
     }
@@ -759,7 +760,8 @@ static void emit_clean(repfix_ctx *ctx, json_state *j, uint64_t in, uint64_t len
             if (o[e] >= j->clean_total)
                 a[e] = ctx->a_off + esc_len(j->clean.p, (size_t)(o[e] - j->clean_total < j->clean.len
                                                                     ? o[e] - j->clean_total
-                                                                    : j->clean.len));
+                                                                    : j->clean.len),
+                                             j->str_lone);
             else
                 a[e] = ck_map(j->ck_clean, j->ck_a, j->ck_n, o[e], ctx->a_off);
         }
@@ -780,7 +782,7 @@ static void emit_clean(repfix_ctx *ctx, json_state *j, uint64_t in, uint64_t len
 static void stream_piece(repfix_ctx *ctx, json_state *j, size_t cut, bool end)
 {
     j->dec.len = 0;
-    if (!json_unescape(j->sbuf.p, cut, &j->dec)) {
+    if (!json_unescape(j->sbuf.p, cut, &j->dec, &j->str_lone)) {
         ctx_fail(ctx, REPFIX_E_NOMEM); /* validated while lexing: only memory */
         return;
     }
@@ -838,7 +840,7 @@ static void string_finish(repfix_ctx *ctx, json_state *j, int how)
         j->streaming = false;
     } else if (cut > 0) {
         j->dec.len = 0;
-        if (!json_unescape(j->sbuf.p, cut, &j->dec)) {
+        if (!json_unescape(j->sbuf.p, cut, &j->dec, &j->str_lone)) {
             ctx_fail(ctx, REPFIX_E_NOMEM);
             return;
         }
@@ -988,6 +990,7 @@ static void value_start(repfix_ctx *ctx, json_state *j, chunk *c, size_t i, char
         j->sbuf.len = 0;
         j->sbuf_in = c->base + i + 1;
         j->str_line = j->line;
+        j->str_lone = false;
         return;
     case '{':
     case '[':

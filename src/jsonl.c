@@ -257,7 +257,7 @@ static bool key_is(jsonl_state *j, const frame *f, const char *name, size_t len)
     if (!f->key_esc)
         return f->key_len == len && memcmp(f->key, name, len) == 0;
     j->key.len = 0;
-    if (!json_unescape(f->key, f->key_len, &j->key))
+    if (!json_unescape(f->key, f->key_len, &j->key, NULL))
         return false;
     return j->key.len == len && memcmp(j->key.p, name, len) == 0;
 }
@@ -324,7 +324,7 @@ static void path_write(jsonl_state *j, size_t depth, char *out, size_t size)
             n = f->key_len;
             if (f->key_esc) {
                 j->key.len = 0;
-                if (json_unescape(f->key, f->key_len, &j->key)) {
+                if (json_unescape(f->key, f->key_len, &j->key, NULL)) {
                     s = j->key.p;
                     n = j->key.len;
                 }
@@ -957,7 +957,7 @@ static void splice(repfix_ctx *ctx, jsonl_state *j, const rbuf *dec, const char 
         ds = dec->len;
     }
     j->esc.len = 0;
-    if (!json_escape(cl->p + dp, cl->len - (dec->len - ds) - dp, &j->esc)) {
+    if (!json_escape(cl->p + dp, cl->len - (dec->len - ds) - dp, j->lone, &j->esc)) {
         ctx_fail(ctx, REPFIX_E_NOMEM);
         return;
     }

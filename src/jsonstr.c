@@ -153,7 +153,7 @@ static size_t plain_copy(const char *p, size_t n, size_t i, char *o)
     return i;
 }
 
-bool json_unescape(const char *p, size_t n, rbuf *out)
+bool json_unescape(const char *p, size_t n, rbuf *out, bool *lone_seen)
 {
     if (n == 0)
         return true; /* out->p may still be NULL */
@@ -169,10 +169,12 @@ bool json_unescape(const char *p, size_t n, rbuf *out)
         i = k;
         if (i >= n)
             break;
-        bool lone;
+        bool lone = false;
         size_t k2 = p[i] == '\\' ? json_decode_escape(p, n, i, &o, &lone) : 0;
         if (!k2)
             return false; /* a raw control character, a bad or cut escape */
+        if (lone && lone_seen)
+            *lone_seen = true;
         i += k2;
     }
     out->len = (size_t)(o - out->p);
@@ -181,7 +183,7 @@ bool json_unescape(const char *p, size_t n, rbuf *out)
 
 /* ---- encoding -------------------------------------------------------- */
 
-bool json_escape(const char *s, size_t n, rbuf *out)
+bool json_escape(const char *s, size_t n, bool surrogates, rbuf *out)
 {
     static const char hex[] = "0123456789abcdef";
     size_t i = 0;
@@ -190,7 +192,7 @@ bool json_escape(const char *s, size_t n, rbuf *out)
         while (j < n) {
             unsigned char c = (unsigned char)s[j];
             if (c < 0x20 || c == '"' || c == '\\' ||
-                (c == 0xED && j + 2 < n && ((unsigned char)s[j + 1] & 0xE0) == 0xA0 &&
+                (surrogates && c == 0xED && j + 2 < n && ((unsigned char)s[j + 1] & 0xE0) == 0xA0 &&
                  ((unsigned char)s[j + 2] & 0xC0) == 0x80))
                 break;
             j++;
