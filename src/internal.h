@@ -83,7 +83,7 @@ typedef struct {
     bool prev_para;      /* previous line continues a paragraph (lazy lines) */
     bool in_list;        /* a list item is open (4-space indent is not code) */
     bool in_fragment;    /* the last line was a fragment: the next piece continues it */
-    uint8_t soft;        /* the pending line: SOFT_UNDECIDED, SOFT_YES or SOFT_NO (scan.c) */
+    uint8_t soft;        /* may the pending line be cut into pieces (scan.c) */
     size_t soft_pos;     /* bytes of the pending line searched for a soft cut */
     block_kind frag_block; /* block of the fragmented line */
     uint64_t crfree_lo, crfree_hi; /* input offsets [lo, hi) hold no '\r' (table.c) */

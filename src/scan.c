@@ -11,14 +11,16 @@
  * SOFT_FRAGMENT bytes, so a model's paragraph that loops without a line
  * break reaches the loop detector (and the reader, and --stop-on-loop)
  * after a kilobyte, not at its end. Only a line that cannot be anything
- * but paragraph text is cut: it starts with a letter (so it is no
- * delimiter row either), outside code, HTML, a table or a tool call, and
- * its first SOFT_FRAGMENT bytes hold no '|' or '`'. A cut lies inside a
+ * but paragraph text is cut: it starts with a letter, or with a list
+ * marker at the margin and a letter (so it is no delimiter row either),
+ * outside code, HTML, a table or a tool call, and its first SOFT_FRAGMENT
+ * bytes hold no '|' or '`'. A cut lies inside a
  * word (between two ASCII letters, or before a letter of a multi-byte
  * script), never within 6 bytes after a backslash and never after a
  * backtick, so no run a line detector repairs (white space, escapes, code
- * spans) straddles it; pieces are fragments (a table right after the line
- * is left alone only if the line could be its header, table_fragment).
+ * spans) straddles it; pieces are fragments (a table right after a
+ * paragraph line is left alone only if the line could be its header, one
+ * after a list item until the next blank line: table_fragment).
  * The cuts depend on the line's bytes only, not on how they arrive.
  *
  * Each line is classified with the block structure of CommonMark/GFM that
@@ -41,8 +43,9 @@
 
 #include <string.h>
 
-/* scan_state.soft: may the pending line be cut into pieces? */
-enum { SOFT_UNDECIDED = 0, SOFT_YES, SOFT_NO };
+/* scan_state.soft: may the pending line be cut into pieces? SOFT_YES: a
+ * paragraph line; SOFT_ITEM: the first line of a list item. */
+enum { SOFT_UNDECIDED = 0, SOFT_YES, SOFT_ITEM, SOFT_NO };
 
 /* First-byte classes: most lines start with a letter, which rules out
  * everything but a paragraph line at once. */
@@ -318,6 +321,9 @@ static void fragment_line(repfix_ctx *ctx, const line_view *lv)
             s->prev_indented = false;
             if (s->prev_blank)
                 s->in_list = false;
+        } else if (s->soft == SOFT_ITEM) { /* as a list item's first line */
+            s->prev_indented = false;
+            s->in_list = true;
         }
         flush_blanks(ctx, s->fence_char || s->html_end);
         table_fragment(ctx, lv, s->soft == SOFT_YES);
@@ -495,14 +501,21 @@ static void note_crfree(scan_state *s, uint64_t base, const char *p, size_t n)
 
 static bool is_letter(unsigned char c) { return (unsigned char)((c | 0x20) - 'a') < 26; }
 
-/* May the pending line p[0..SOFT_FRAGMENT) be cut into pieces? */
-static bool soft_line(repfix_ctx *ctx, const char *p)
+static bool starts_word(unsigned char c) { return is_letter(c) || c >= 0xC3; }
+
+/* May the pending line p[0..SOFT_FRAGMENT) be cut into pieces, and as
+ * what: a paragraph line (it starts with a letter) or the first line of a
+ * list item ("- ", "* ", "+ ", "1. ", "1) " at the margin, then a letter)? */
+static uint8_t soft_kind(repfix_ctx *ctx, const char *p)
 {
     const scan_state *s = &ctx->scan;
-    unsigned char c = (unsigned char)p[0];
-    return (is_letter(c) || c >= 0xC3) && !s->fence_char && !s->html_end && !s->in_fragment &&
-           !memchr(p, '|', SOFT_FRAGMENT) && !memchr(p, '`', SOFT_FRAGMENT) &&
-           !table_open(ctx) && toolcall_idle(ctx, p, SOFT_FRAGMENT);
+    if (s->fence_char || s->html_end || s->in_fragment || memchr(p, '|', SOFT_FRAGMENT) ||
+        memchr(p, '`', SOFT_FRAGMENT) || table_open(ctx) || !toolcall_idle(ctx, p, SOFT_FRAGMENT))
+        return SOFT_NO;
+    if (starts_word((unsigned char)p[0]))
+        return SOFT_YES;
+    size_t m = list_marker(p, SOFT_FRAGMENT);
+    return m && p[m] == ' ' && starts_word((unsigned char)p[m + 1]) ? SOFT_ITEM : SOFT_NO;
 }
 
 /* A cut before p[i]: inside a word, and not within an escape sequence. */
@@ -528,10 +541,10 @@ static void soft_cuts(repfix_ctx *ctx)
         const char *p = ctx->line.p + start;
         size_t len = ctx->line.len - start, i = s->soft_pos, cut = 0;
         if (s->soft == SOFT_UNDECIDED) {
-            s->soft = soft_line(ctx, p) ? SOFT_YES : SOFT_NO;
+            s->soft = soft_kind(ctx, p);
             i = SOFT_FRAGMENT;
         }
-        for (; s->soft == SOFT_YES && i < len; i++) {
+        for (; s->soft != SOFT_NO && i < len; i++) {
             if (p[i - 1] == '`')
                 s->soft = SOFT_NO;
             else if (i >= SOFT_FRAGMENT && cut_at(p, i)) {

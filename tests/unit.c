@@ -251,26 +251,33 @@ static void test_loop_across_rescan_end(void)
  * line that does not loop goes out in pieces too, and comes out whole. */
 static void test_paragraph_streams(void)
 {
-    static const char intro[] = "Intro.\n", copy[] = "Loop forever and ever, this sentence. ";
-    repfix_ctx *ctx = repfix_ctx_new();
-    repfix_set_param(ctx, REPFIX_P_STOP_ON_LOOP, 1);
-    char out[65536];
-    size_t fed = 0, written = 0;
-    repfix_status st = REPFIX_OK;
-    for (int i = 0; i < 1000 && st == REPFIX_OK; i++) {
-        const char *p = i ? copy : intro;
-        repfix_in in = {p, strlen(p), 0};
-        repfix_out o = {out, sizeof out, 0};
-        st = repfix_process(ctx, &o, &in, REPFIX_CONTINUE);
-        fed += in.pos;
-        written += o.pos;
+    static const char copy[] = "Loop forever and ever, this sentence. ";
+    /* a paragraph, and a list item, that loop */
+    static const char *intros[] = {"Intro.\n", "Intro.\n\n- "};
+    for (size_t k = 0; k < 2; k++) {
+        const char *intro = intros[k];
+        repfix_ctx *ctx = repfix_ctx_new();
+        repfix_set_param(ctx, REPFIX_P_STOP_ON_LOOP, 1);
+        char out[65536];
+        size_t fed = 0, written = 0;
+        repfix_status st = REPFIX_OK;
+        for (int i = 0; i < 1000 && st == REPFIX_OK; i++) {
+            const char *p = i ? copy : intro;
+            repfix_in in = {p, strlen(p), 0};
+            repfix_out o = {out, sizeof out, 0};
+            st = repfix_process(ctx, &o, &in, REPFIX_CONTINUE);
+            fed += in.pos;
+            written += o.pos;
+        }
+        CHECK(st == REPFIX_E_STOPPED && fed < 2048,
+              "looping %s: %s after %zu bytes (expected a stop within 2 KiB)",
+              k ? "list item" : "paragraph", repfix_status_name(st), fed);
+        CHECK(written == strlen(intro) + strlen(copy) - 1, "looping %s: %zu bytes written",
+              k ? "list item" : "paragraph", written);
+        repfix_ctx_free(ctx);
     }
-    CHECK(st == REPFIX_E_STOPPED && fed < 2048,
-          "looping paragraph: %s after %zu bytes (expected a stop within 2 KiB)",
-          repfix_status_name(st), fed);
-    CHECK(written == strlen(intro) + strlen(copy) - 1, "looping paragraph: %zu bytes written",
-          written);
-    repfix_ctx_free(ctx);
+    repfix_ctx *ctx;
+    size_t written;
 
     /* words without a loop, 64 KiB in one line, fed 100 bytes at a time */
     size_t n = 65536;
@@ -320,27 +327,37 @@ static void test_soft_cuts_keep_runs(void)
         "spaced                                        out and more text here\n",
         "数据库连接池的配置数据库连接池的配置                                        建议先检查 more text\n",
     };
+    /* a paragraph line, and the first line of a list item */
+    static const char *marks[] = {"", "- ", "12. "};
+    for (size_t mk = 0; mk < sizeof marks / sizeof *marks; mk++)
     for (size_t k = 0; k < sizeof tails / sizeof *tails; k++) {
         /* the tail starts just before the first cut point (1024), or
          * just before the second one (a cut at 1024 or a little later in
          * the words, then 1024 more) */
         for (size_t lead = 0; lead < 64; lead++) {
             char line[4096];
-            size_t n = lead < 32 ? 1030 - lead : 2060 - lead;
-            memcpy(line, words, n);
+            size_t ml = strlen(marks[mk]);
+            size_t n = (lead < 32 ? 1030 - lead : 2060 - lead) - ml;
+            memcpy(line, marks[mk], ml);
+            memcpy(line + ml, words, n);
+            n += ml;
             memcpy(line + n, tails[k], strlen(tails[k]));
             n += strlen(tails[k]);
             /* the same tail after a short line */
             char shortl[512];
-            size_t sn = (size_t)snprintf(shortl, sizeof shortl, "lorem ipsum %s", tails[k]);
+            size_t sn = (size_t)snprintf(shortl, sizeof shortl, "%slorem ipsum %s", marks[mk],
+                                         tails[k]);
+            size_t sh = ml + 12;
             t_params p = t_defaults();
             t_result a = t_run(line, n, p, 0, 0), b = t_run(shortl, sn, p, 0, 0);
             size_t head = n - strlen(tails[k]); /* the words, left as they are */
-            CHECK(a.len >= head && b.len >= 12 && a.len - head == b.len - 12 &&
-                      !memcmp(a.out, line, head) && !memcmp(a.out + head, b.out + 12, b.len - 12),
-                  "tail %zu lead %zu: long line repaired unlike a short one", k, lead);
+            CHECK(a.len >= head && b.len >= sh && a.len - head == b.len - sh &&
+                      !memcmp(a.out, line, head) && !memcmp(a.out + head, b.out + sh, b.len - sh),
+                  "'%s' tail %zu lead %zu: long line repaired unlike a short one", marks[mk], k,
+                  lead);
             t_result c = t_run(line, n, p, 1, 1);
-            CHECK(t_same(&a, &c), "tail %zu lead %zu: 1-byte feeds differ", k, lead);
+            CHECK(t_same(&a, &c), "'%s' tail %zu lead %zu: 1-byte feeds differ", marks[mk], k,
+                  lead);
             t_result_free(&a);
             t_result_free(&b);
             t_result_free(&c);
