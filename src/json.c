@@ -599,9 +599,24 @@ static bool build_spans(repfix_ctx *ctx, json_state *j, const rbuf *dec, const r
         }
     }
     free(sorted);
-    /* the gaps must match */
+    /* the gaps must match. A loop's finding starts at its first copy, which
+     * is kept, while its output span starts after the kept copies: the
+     * kept bytes are equal on both sides and join the gap before the span
+     * (else the whole string would be re-escaped, "\/" turned into "/") */
     size_t n = j->segs.len / sizeof(span), pd = 0, pc = 0;
     span *sp = (span *)(void *)j->segs.p;
+    for (size_t k = 0; k < n && ok; k++) {
+        if (sp[k].ds >= pd && sp[k].cs >= pc) {
+            size_t gd = sp[k].ds - pd, gc = sp[k].cs - pc;
+            if (gd < gc && sp[k].ds + (gc - gd) <= sp[k].de)
+                sp[k].ds += gc - gd;
+            else if (gc < gd && sp[k].cs + (gd - gc) <= sp[k].ce)
+                sp[k].cs += gd - gc;
+        }
+        pd = sp[k].de;
+        pc = sp[k].ce;
+    }
+    pd = pc = 0;
     for (size_t k = 0; k <= n && ok; k++) {
         size_t ds = k < n ? sp[k].ds : dec->len, cs = k < n ? sp[k].cs : clean->len;
         if (ds < pd || cs < pc || ds - pd != cs - pc || memcmp(dec->p + pd, clean->p + pc, ds - pd))
