@@ -41,6 +41,9 @@ typedef struct {
     uint64_t by_kind[REPFIX_K_COUNT], removed[REPFIX_K_COUNT];
 } cli_job;
 
+#if defined(__GNUC__)
+__attribute__((format(printf, 1, 2)))
+#endif
 void cli_error(const char *fmt, ...);
 /* The lock of everything printed on stderr (messages, report, progress). */
 void cli_lock(void);
