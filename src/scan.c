@@ -10,26 +10,26 @@
  * A long prose line goes on sooner, in pieces of a little over
  * SOFT_FRAGMENT bytes, so a model's paragraph that loops without a line
  * break reaches the loop detector (and the reader, and --stop-on-loop)
- * after a kilobyte, not at its end. Only a line that cannot be anything
- * but paragraph text is cut: it starts with a letter, or with a list
- * marker at the margin and a letter (so it is no delimiter row either),
- * outside code, HTML, a table or a tool call, and its first SOFT_FRAGMENT
- * bytes hold no '|' or '`'. A cut lies inside a
- * word (between two ASCII letters, or before a letter of a multi-byte
- * script), never within 6 bytes after a backslash and never after a
- * backtick, so no run a line detector repairs (white space, escapes, code
- * spans) straddles it; pieces are fragments (a table right after a
- * paragraph line is left alone only if the line could be its header, one
- * after a list item until the next blank line: table_fragment).
- * The cuts depend on the line's bytes only, not on how they arrive.
+ * after a kilobyte, not at its end. Only a line that can be neither a
+ * table row nor code, HTML or a tool call is cut: a paragraph line that
+ * starts with a letter, or the first line of a list item (a marker at the
+ * margin, then a letter), outside code, HTML, an open table or a tool
+ * call, whose first SOFT_FRAGMENT bytes hold no '|' or '`'. A cut lies
+ * inside a word (between two ASCII letters, or before a letter of a
+ * multi-byte script), never within 6 bytes after a backslash and never
+ * after a backtick, so no run a line detector repairs (white space,
+ * escapes, code spans) straddles it. Pieces are fragments: a table right
+ * after a paragraph line is left alone only if the line could be its
+ * header, one after a list item until the next blank line
+ * (table_fragment). The cuts depend on the line's bytes only, not on how
+ * they arrive.
  *
  * Each line is classified with the block structure of CommonMark/GFM that
  * matters for repairs (spec 0.29, section 4): fenced code (4.5), indented
  * code (4.4), raw HTML blocks (4.6, types 1-7), tables (table.c), and
  * prose, which is everything else (paragraphs, headings, lists, block
- * quotes). Code and HTML
- * lines are never edited: inside <pre> every byte renders; only runaway
- * blank-line runs in them are repaired (newline.c).
+ * quotes). Code and HTML lines are never edited: inside <pre> every byte
+ * renders; only runaway blank-line runs in them are repaired (newline.c).
  *
  * The classification is deliberately conservative where it is approximate
  * (container prefixes, lazy continuation lines): when unsure, a line is
