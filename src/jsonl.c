@@ -10,8 +10,9 @@
  * (Gemini candidates[].content.parts[].text and contents[].parts[].text,
  * OpenAI choices[].message.content, choices[].delta.content, choices[].text,
  * messages[].content and messages[].content[].text, Anthropic
- * content[].text, each at any depth so wrapped logs such as batch outputs
- * match too) or that a --field path names (anchored at the record root) are
+ * content[].text, and the reasoning next to them: thinking blocks,
+ * reasoning_content, Responses summaries, see builtin_paths; each at any
+ * depth so wrapped logs such as batch outputs match too) or that a --field path names (anchored at the record root) are
  * the record's text fields. The lexer is the validator; cJSON
  * (cJSON_ParseWithLengthOpts only) builds the tree that toolcall_record
  * reads, for the records that may hold a tool call, and never prints one.
@@ -126,7 +127,15 @@ static const char *const builtin_paths[] = {
     "choices[].text",                    /* OpenAI legacy completion */
     "messages[].content",                /* OpenAI / Anthropic messages, string */
     "messages[].content[].text",         /* content parts */
-    "content[].text",                    /* Anthropic message */
+    "content[].text",                    /* Anthropic message; OpenAI Responses output[] */
+    "content[].thinking",                /* Anthropic extended thinking */
+    "choices[].message.reasoning_content", /* DeepSeek, vLLM, Qwen reasoning */
+    "choices[].delta.reasoning_content",
+    "choices[].message.reasoning",       /* OpenRouter, Ollama's OpenAI API */
+    "choices[].delta.reasoning",
+    "summary[].text",                    /* OpenAI Responses reasoning summary */
+    "message.content",                   /* Ollama /api/chat */
+    "message.thinking",
 };
 
 jsonl_state *jsonl_new(void) { return calloc(1, sizeof(jsonl_state)); }

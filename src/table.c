@@ -47,10 +47,12 @@
  * two or more, which reach the HTML (removed with REPFIX_P_UNICODE_PADDING,
  * except at the start of a line or where the header would turn into a
  * delimiter row); a delimiter row with 2n+2 or more cells under a header of
- * n (GFM sees no table); body cells of HYPHEN_RUN_MIN or more hyphens (a
- * separator repeated as data); rows of 65536 or more cells and tables wider
- * than MAX_COLS; a line longer than LINE_MAX_HOLD (it arrives as fragments)
- * under a candidate header or in a table.
+ * n (GFM sees no table); body cells of HYPHEN_RUN_MIN or more hyphens that
+ * the columns' alignment does not explain (a separator repeated as data; a
+ * divider row above a totals row in an aligned table is not); rows of
+ * 65536 or more cells and tables wider than MAX_COLS; a line longer than
+ * LINE_MAX_HOLD (it arrives as fragments) under a candidate header or in a
+ * table.
  *
  * Streaming: only the last paragraph line with a pipe is held (a copy, at
  * most one line of LINE_MAX_HOLD bytes) until the next line shows whether it
@@ -963,7 +965,7 @@ static void emit_row(repfix_ctx *ctx, const line_view *lv, const lineinfo *li, i
             if (he - h > 3)
                 edit_add(ctx, h, he, "---", 3, K_SEP, t->group);
         }
-        if (role == ROLE_BODY && c->ce - c->cs >= HYPHEN_RUN_MIN) {
+        if (role == ROLE_BODY && !justified && c->ce - c->cs >= HYPHEN_RUN_MIN) {
             size_t h = 0, i;
             for (i = c->cs; i < c->ce && (p[i] == '-' || p[i] == ':'); i++)
                 h += p[i] == '-';
